@@ -1,0 +1,115 @@
+"""Benchmarks: ``deformer3d bench --suite NAME`` -> JSON + markdown table + PNG plot under ``<out>/<suite>/``.
+
+Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
+
+=============  ==================================================================================================
+``cost``       parameters, FLOPs, CPU latency (median, IQR), peak memory of deformer3d (paper, tiny),
+               TimeSformer-base (8x224) and ViViT-B (32x224) at batch 1, ratios to TimeSformer; GPU columns
+               (bf16 autocast, SDPA, torch.compile) when CUDA is available
+``scaling``    attention FLOPs / time / peak memory as T grows (3D deformable vs full space-time, temporal stride
+               vs full temporal) and as persons grow (joint stride vs full joint); log-log growth exponents
+``data``       clips/s of decode + sample + transform (+ pose) per loader worker vs the training step's clips/s
+``compile``    torch.compile and SDPA vs explicit softmax attention on CPU (tiny and a mid-size model)
+``ablation``   attention-module ablation on SynthActions (paper Table 4)
+``tokens``     cross-modal token configurations (paper Table 5)
+``windows``    temporal window size x stride (paper Fig. 7a)
+``frames``     number of training frames (Fig. 7b) and the test-frame sweep (Fig. A1)
+``explain``    deformable sampling points and per-joint attention figures (paper Figs. 5, 6)
+``studies``    ablation + tokens + windows + frames
+``all``        every suite above (hours on a 2-core CPU; run the suites one by one instead)
+=============  ==================================================================================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from deformer3d.errors import UserError
+
+console = Console(stderr=True)
+
+
+def _cost(out: Path) -> None:
+    from deformer3d.benchmarks_cost import run_cost
+
+    run_cost(out)
+
+
+def _scaling(out: Path) -> None:
+    from deformer3d.benchmarks_scaling import run_scaling
+
+    run_scaling(out)
+
+
+def _data(out: Path) -> None:
+    from deformer3d.benchmarks_data import run_data
+
+    run_data(out)
+
+
+def _compile(out: Path) -> None:
+    from deformer3d.benchmarks_compile import run_compile
+
+    run_compile(out)
+
+
+def _study(name: str) -> Callable[[Path], None]:
+    def run(out: Path) -> None:
+        from deformer3d.benchmarks_studies import run_study
+
+        run_study(name, out)
+
+    return run
+
+
+def _explain(out: Path) -> None:
+    from deformer3d.benchmarks_explain import run_explain
+
+    run_explain(out)
+
+
+SUITES: dict[str, Callable[[Path], None]] = {
+    "cost": _cost,
+    "scaling": _scaling,
+    "data": _data,
+    "compile": _compile,
+    "ablation": _study("ablation"),
+    "tokens": _study("tokens"),
+    "windows": _study("windows"),
+    "frames": _study("frames"),
+    "explain": _explain,
+}
+GROUPS: dict[str, list[str]] = {
+    "studies": ["ablation", "tokens", "windows", "frames"],
+    "all": list(SUITES),
+}
+
+
+def resolve_suites(suite: str) -> list[str]:
+    """'cost' -> ['cost']; 'studies' / 'all' -> their members; 'cost,scaling' -> both. Unknown -> UserError."""
+    names: list[str] = []
+    for part in [p.strip() for p in suite.split(",") if p.strip()]:
+        if part in GROUPS:
+            names.extend(GROUPS[part])
+        elif part in SUITES:
+            names.append(part)
+        else:
+            valid = ", ".join([*SUITES, *GROUPS])
+            raise UserError(f"bench --suite '{part}': unknown suite. Valid suites: {valid}")
+    if not names:
+        raise UserError("bench --suite: give at least one suite name, e.g. --suite cost")
+    return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def run_bench(out: Path, suite: str = "cost") -> None:
+    """Run one or more benchmark suites, writing results under ``out/<suite>/``."""
+    out = Path(out)
+    for name in resolve_suites(suite):
+        console.rule(f"[bold]bench: {name}")
+        t0 = time.perf_counter()
+        SUITES[name](out)
+        console.print(f"[green]{name}[/] finished in {time.perf_counter() - t0:.0f} s -> {out / name}")
