@@ -1,0 +1,79 @@
+"""The pose-estimator interface: frames in, COCO-17 keypoints out.
+
+Every backend turns a clip ``frames (T, H, W, 3) uint8 RGB`` into ``keypoints (M, T, 17, 2)`` float32 pixel
+coordinates of those frames and ``scores (M, T, 17)`` float32 in [0, 1] (0 = not detected), i.e. the skeleton
+half of the raw sample dict of ``docs/CONTRACTS.md``. A single-person backend returns M = 1; a multi-person one
+returns its persons in a stable order per clip (tracked), padded with zero-score persons.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from deformer3d.errors import ModelInputError, UserError
+
+NUM_JOINTS = 17  # COCO-17
+
+
+class PoseEstimator(ABC):
+    """Estimate 2D human poses in a clip. Use as a context manager (or call :meth:`close`) to free the backend."""
+
+    name: str = ""
+    layout: str = "coco17"
+    max_persons: int = 1
+
+    @abstractmethod
+    def estimate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``frames (T, H, W, 3) uint8`` -> ``keypoints (M, T, 17, 2)`` pixels, ``scores (M, T, 17)``."""
+
+    def estimate_chunks(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`estimate` over the concatenation of ``chunks`` (each ``(t, H, W, 3)``), so a long video is
+        never held in memory whole. Backends that track over time override this to keep their state across
+        chunks; this default estimates each chunk separately."""
+        parts = [self.estimate(chunk) for chunk in chunks]
+        if not parts:
+            raise ModelInputError(f"{self.name} pose: no frames given")
+        return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release the backend's resources."""
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def check_frames(frames: np.ndarray, who: str) -> np.ndarray:
+    """Validate a clip for a pose backend: ``(T, H, W, 3) uint8``, T >= 1."""
+    frames = np.asarray(frames)
+    if frames.ndim == 3:  # one image
+        frames = frames[None]
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+        raise ModelInputError(f"{who}: frames must be (T, H, W, 3) RGB with T >= 1, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ModelInputError(f"{who}: frames must be uint8 RGB (0..255), got {frames.dtype}")
+    return np.ascontiguousarray(frames)
+
+
+_BACKENDS: dict[str, Callable[..., PoseEstimator]] = {}
+
+
+def register_backend(name: str, factory: Callable[..., PoseEstimator]) -> None:
+    """Make a backend available to :func:`build_pose_estimator` (and ``extract-poses --backend``)."""
+    _BACKENDS[name] = factory
+
+
+def available_backends() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def build_pose_estimator(backend: str = "mediapipe", **kwargs) -> PoseEstimator:
+    """The estimator called ``backend`` (``mediapipe``), built with ``kwargs``."""
+    if backend not in _BACKENDS:
+        raise UserError(f"pose backend '{backend}' is unknown; available: {', '.join(available_backends())}")
+    return _BACKENDS[backend](**kwargs)

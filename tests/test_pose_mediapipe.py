@@ -1,0 +1,97 @@
+"""MediaPipe pose backend: interface shapes, and accuracy against real ground truth (COCO and Human3.6M images)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deformer3d.errors import ModelInputError, UserError
+from deformer3d.pose import build_pose_estimator
+
+pytest.importorskip("mediapipe")
+
+# Human3.6M joint -> COCO-17 joint for the joints both define at the same anatomical point (H36M's pelvis,
+# spine, thorax, neck and head have no COCO counterpart; COCO's face points none in H36M).
+H36M_TO_COCO = {1: 11, 2: 13, 3: 15, 4: 12, 5: 14, 6: 16, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8, 16: 10}
+
+
+@pytest.fixture(scope="module")
+def static_estimator():
+    with build_pose_estimator("mediapipe", static_image_mode=True) as est:
+        yield est
+
+
+def test_no_person_gives_zero_scores_with_contract_shapes():
+    with build_pose_estimator("mediapipe") as est:
+        kp, sc = est.estimate(np.zeros((3, 64, 80, 3), np.uint8))
+    assert kp.shape == (1, 3, 17, 2) and kp.dtype == np.float32
+    assert sc.shape == (1, 3, 17) and sc.dtype == np.float32
+    assert (sc == 0).all()
+
+
+def test_bad_frames_and_backend_are_clear_errors():
+    with build_pose_estimator("mediapipe") as est:
+        with pytest.raises(ModelInputError, match="uint8"):
+            est.estimate(np.zeros((2, 32, 32, 3), np.float32))
+        with pytest.raises(ModelInputError, match=r"\(T, H, W, 3\)"):
+            est.estimate(np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(UserError, match="available: .*mediapipe"):
+        build_pose_estimator("openpose")
+
+
+def _box_iou(a, b) -> float:
+    """IoU of two (x, y, w, h) boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
+
+
+def _ground_truth(root):
+    """(image path, [(bbox, joints (17, 3) in COCO order with visibility; 0 = not annotated)]) per image."""
+    for sub, ann_name in (("coco", "test_coco.json"), ("h36m", "h36m_coco.json")):
+        ann = json.loads((root / "pose_gt" / sub / ann_name).read_text())
+        for image in ann["images"]:
+            path = next((root / "pose_gt" / sub).rglob(image["file_name"]))
+            people = []
+            for a in ann["annotations"]:
+                if a["image_id"] != image["id"] or a.get("num_keypoints", 17) == 0:
+                    continue
+                raw = np.asarray(a["keypoints"], np.float64).reshape(-1, 3)
+                if sub == "h36m":  # Human3.6M order -> COCO order, shared joints only
+                    joints = np.zeros((17, 3))
+                    for h, c in H36M_TO_COCO.items():
+                        joints[c] = raw[h]
+                else:
+                    joints = raw
+                people.append((a["bbox"], joints))
+            yield path, people
+
+
+@pytest.mark.realdata
+def test_joints_within_20_percent_of_box_on_real_ground_truth(realdata, static_estimator):
+    """PCK@0.2 with the box's longer side as the unit (as mmpose's PCK): >= 90% of the annotated joints of every
+    detected person (matched to the ground-truth person whose box overlaps the detection's the most)."""
+    correct = total = detected = images = 0
+    for path, people in _ground_truth(realdata):
+        images += 1
+        frame = np.asarray(Image.open(path).convert("RGB"))
+        kp, sc = static_estimator.estimate(frame)
+        kp, sc = kp[0, 0], sc[0, 0]
+        if sc.max() == 0:
+            continue
+        detected += 1
+        x0, y0 = kp.min(axis=0)
+        det_box = (x0, y0, *(kp.max(axis=0) - (x0, y0)))
+        box, gt = max(people, key=lambda p: _box_iou(det_box, p[0]))
+        annotated = gt[:, 2] > 0
+        err = np.linalg.norm(kp - gt[:, :2], axis=1) / max(box[2], box[3])
+        correct += int((err[annotated] < 0.2).sum())
+        total += int(annotated.sum())
+    assert images == 8 and detected >= 6, f"MediaPipe found a person in only {detected} of {images} images"
+    pck = correct / total
+    print(f"pose_gt PCK@0.2(box): {pck:.3f} ({correct}/{total} joints, {detected}/{images} images)")
+    assert pck >= 0.90
