@@ -1,0 +1,161 @@
+"""Tokenizers: pose tokens (heatmap pooling of F_a, or a coordinate embedding), RGB tokens, cross-modal tokens.
+
+Shapes: ``B`` batch, ``T`` frames, ``R`` pose tokens per frame (persons x joints), ``d`` model width,
+``h x w`` the F_b grid.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+
+def interpolate_temporal(embedding: Tensor, num_frames: int) -> Tensor:
+    """Resample a learned ``(T0, d)`` temporal embedding to ``(T, d)`` (linear), so a model trained with T0 frames
+    runs on clips of any length."""
+    if embedding.shape[0] == num_frames:
+        return embedding
+    x = rearrange(embedding, "t d -> 1 d t")
+    x = F.interpolate(x, size=num_frames, mode="linear", align_corners=False)
+    return rearrange(x, "1 d t -> t d")
+
+
+def gaussian_heatmaps(coords: Tensor, height: int, width: int, sigma: float) -> Tensor:
+    """Gaussian joint heatmaps on an ``height x width`` grid.
+
+    Args:
+        coords: ``(B, T, R, 2)`` joint (x, y) in [0, 1] of the frame.
+        sigma: standard deviation as a fraction of the frame side (same for x and y).
+
+    Returns:
+        ``(B, T, R, height, width)``; ``H(i, j) = exp(-((j - x)^2 + (i - y)^2) / (2 sigma^2))`` with pixel centres
+        at ``(index + 0.5) / size``.
+    """
+    ys = (torch.arange(height, device=coords.device, dtype=coords.dtype) + 0.5) / height
+    xs = (torch.arange(width, device=coords.device, dtype=coords.dtype) + 0.5) / width
+    # separable: exp(-(dx^2 + dy^2)/2s^2) = exp(-dx^2/2s^2) * exp(-dy^2/2s^2)
+    gx = torch.exp(-((xs - coords[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, T, R, W)
+    gy = torch.exp(-((ys - coords[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, T, R, H)
+    return gy.unsqueeze(-1) * gx.unsqueeze(-2)
+
+
+class JointEmbedding(nn.Module):
+    """Learned joint-identity + person + temporal embeddings added to pose tokens ``(B, T, R, d)``.
+
+    Token ``r`` is joint ``r % V`` of person ``r // V`` (multi-person poses are persons x joints concatenated), so
+    any number of persons works; the person table has ``max_persons`` rows and persons beyond it reuse rows
+    cyclically (they are still told apart by their positions and features).
+    """
+
+    def __init__(self, dim: int, num_joints: int, max_persons: int, num_frames: int):
+        super().__init__()
+        self.num_joints = num_joints
+        self.joint = nn.Parameter(torch.randn(num_joints, dim) * 0.02)
+        self.person = nn.Parameter(torch.randn(max_persons, dim) * 0.02)
+        self.temporal = nn.Parameter(torch.randn(num_frames, dim) * 0.02)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        _, t, r, _ = tokens.shape
+        idx = torch.arange(r, device=tokens.device)
+        identity = (
+            self.joint[idx % self.num_joints] + self.person[(idx // self.num_joints) % self.person.shape[0]]
+        )
+        temporal = interpolate_temporal(self.temporal, t)
+        return tokens + rearrange(identity, "r d -> 1 1 r d") + rearrange(temporal, "t d -> 1 t 1 d")
+
+
+class HeatmapPoseTokenizer(nn.Module):
+    """Pose tokens from the backbone: ``P_{t,r} = sum_ij F_a,t(i, j) H_{t,r}(i, j) / sum_ij H_{t,r}(i, j)``,
+    then ``Linear(C -> d)`` and the joint/person/temporal embeddings.
+
+    The heatmap is weighted by the joint score, so a missing joint (score 0) pools nothing and its token is the
+    projection's bias plus its embeddings.
+    """
+
+    def __init__(
+        self, feat_dim: int, dim: int, num_joints: int, max_persons: int, num_frames: int, sigma: float
+    ):
+        super().__init__()
+        self.sigma = sigma
+        self.proj = nn.Linear(feat_dim, dim)
+        self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
+
+    def forward(self, f_a: Tensor, pose: Tensor) -> Tensor:
+        """``f_a (B, C, T, h, w)``, ``pose (B, T, R, 3)`` -> ``(B, T, R, d)``."""
+        heat = gaussian_heatmaps(pose[..., :2], f_a.shape[-2], f_a.shape[-1], self.sigma)
+        heat = heat * pose[..., 2, None, None]  # score-weighted: missing joints contribute nothing
+        pooled = torch.einsum("bcthw,btrhw->btrc", f_a, heat)
+        # normalising by the heatmap mass makes the token a weighted mean of features, whatever sigma / grid size
+        mass = heat.sum(dim=(-2, -1)).unsqueeze(-1)
+        pooled = pooled / mass.clamp_min(1e-6)
+        return self.embed(self.proj(pooled))
+
+
+class CoordinatePoseTokenizer(nn.Module):
+    """Pose tokens from coordinates alone (``modality="pose"``): MLP on (x - 0.5, y - 0.5, score) -> d, then the
+    joint/person/temporal embeddings. No frames needed."""
+
+    def __init__(self, dim: int, num_joints: int, max_persons: int, num_frames: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
+
+    def forward(self, pose: Tensor) -> Tensor:
+        """``pose (B, T, R, 3)`` -> ``(B, T, R, d)``."""
+        score = pose[..., 2:3]
+        # centre the coordinates and zero those of missing joints, so arbitrary fill values do not leak in
+        xy = (pose[..., :2] - 0.5) * (score > 0)
+        return self.embed(self.mlp(torch.cat([xy, score], dim=-1)))
+
+
+class RGBTokenizer(nn.Module):
+    """RGB tokens ``Z = F_b + spatial + temporal position embedding`` as ``(B, T, h, w, d)``.
+
+    ``F_b`` has ``4C`` channels; a Linear maps it to ``d`` only when ``d != 4C`` (the paper uses d = 4C). The
+    spatial embedding is learned for the configured image size and resampled bilinearly for other sizes; the
+    temporal one is resampled linearly for other clip lengths.
+    """
+
+    def __init__(self, feat_dim: int, dim: int, grid: int, num_frames: int):
+        super().__init__()
+        self.proj: nn.Module = nn.Linear(feat_dim, dim) if feat_dim != dim else nn.Identity()
+        self.spatial = nn.Parameter(torch.randn(grid, grid, dim) * 0.02)
+        self.temporal = nn.Parameter(torch.randn(num_frames, dim) * 0.02)
+
+    def spatial_embedding(self, h: int, w: int) -> Tensor:
+        if self.spatial.shape[:2] == (h, w):
+            return self.spatial
+        x = rearrange(self.spatial, "h w d -> 1 d h w")
+        x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+        return rearrange(x, "1 d h w -> h w d")
+
+    def forward(self, f_b: Tensor) -> Tensor:
+        """``f_b (B, 4C, T, h, w)`` -> ``Z (B, T, h, w, d)``."""
+        z = self.proj(rearrange(f_b, "b c t h w -> b t h w c"))
+        t, h, w = z.shape[1:4]
+        spatial = rearrange(self.spatial_embedding(h, w), "h w d -> 1 1 h w d")
+        temporal = rearrange(interpolate_temporal(self.temporal, t), "t d -> 1 t 1 1 d")
+        return z + spatial + temporal
+
+
+class ModalTokens(nn.Module):
+    """Learned per-frame cross-modal tokens (e.g. M_CLS, M_RGB, M_pose), each ``(B, T, d)``.
+
+    Each token = its learned vector + a shared learned temporal embedding, so the tokens of different frames
+    differ from the start.
+    """
+
+    def __init__(self, names: list[str], dim: int, num_frames: int):
+        super().__init__()
+        self.names = list(names)
+        self.tokens = nn.Parameter(torch.randn(len(self.names), dim) * 0.02)
+        self.temporal = nn.Parameter(torch.randn(num_frames, dim) * 0.02)
+
+    def forward(self, batch: int, num_frames: int) -> dict[str, Tensor]:
+        temporal = interpolate_temporal(self.temporal, num_frames)  # (T, d)
+        out = {}
+        for i, name in enumerate(self.names):
+            out[name] = (self.tokens[i] + temporal).unsqueeze(0).expand(batch, -1, -1)
+        return out
