@@ -24,15 +24,20 @@ from typing import Any, ClassVar
 
 import torch
 from einops import rearrange, repeat
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from deformer3d.config import ConfigError
-from deformer3d.errors import ModelInputError, UserError
+from deformer3d.errors import ModelInputError
+from deformer3d.models import register_model
+from deformer3d.models.hub import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    ModelNotFoundError,
+    load_weights,
+    resolve_pretrained_dir,
+    save_weights,
+)
 from deformer3d.models.outputs import ActionOutput
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 # Sizes per preset. `base` = the transformers defaults (= the published base models).
 _COMMON_TINY = dict(hidden_size=96, num_hidden_layers=2, num_attention_heads=3, intermediate_size=192)
@@ -148,13 +153,13 @@ def resolve_pretrained(source: str, model_name: str) -> str:
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / CONFIG_NAME).is_file():
-            raise UserError(
+            raise ModelNotFoundError(
                 f"model.pretrained={source}: the directory has no {CONFIG_NAME}; point it at a directory written by "
                 f"save_pretrained()."
             )
         return str(path)
     if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1 or "\\" in source:
-        raise UserError(
+        raise ModelNotFoundError(
             f"model.pretrained={source}: no such directory (expected a save_pretrained() directory)."
         )
     offline = constants.is_offline_mode() or os.environ.get("TRANSFORMERS_OFFLINE", "0").upper() in {
@@ -164,7 +169,7 @@ def resolve_pretrained(source: str, model_name: str) -> str:
         "TRUE",
     }
     if offline and not isinstance(try_to_load_from_cache(source, CONFIG_NAME), str):
-        raise UserError(
+        raise ModelNotFoundError(
             f"model.pretrained={source}: no local directory of that name, and as a Hugging Face hub id it is not in "
             f"the local cache while the hub is offline (HF_HUB_OFFLINE=1). {how}"
         )
@@ -219,7 +224,7 @@ class HFVideoClassifier(nn.Module):
         try:
             hf_config = hf_config_cls.from_pretrained(source)
         except OSError as exc:  # online but unreachable, or a broken checkpoint
-            raise UserError(f"model.pretrained={config.pretrained}: cannot load its config ({exc}).") from exc
+            raise ModelNotFoundError(f"model.pretrained={config.pretrained}: cannot load its config ({exc}).") from exc
         for key, value in config.overrides().items():
             old = getattr(hf_config, key, None)
             if key in _ARCH_FIELDS and old is not None and list(_as_list(old)) != list(_as_list(value)):
@@ -276,30 +281,32 @@ class HFVideoClassifier(nn.Module):
         raise NotImplementedError
 
     # ---- persistence ----------------------------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | Path) -> None:
+    def save_pretrained(self, save_directory: str | Path) -> Path:
         """Write ``config.json`` (our config incl. the full transformers config) and ``model.safetensors``."""
         out = Path(save_directory)
         out.mkdir(parents=True, exist_ok=True)
         cfg = self.config.to_dict()
         cfg["pretrained"] = ""  # the weights are here now; never go back to the hub
-        (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
+        (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+        save_weights(self, out / WEIGHTS_NAME)
+        return out
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> HFVideoClassifier:
-        """Rebuild from a :meth:`save_pretrained` directory (no hub access)."""
-        directory = Path(directory)
-        cfg_file, weights = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-        for f in (cfg_file, weights):
-            if not f.is_file():
-                raise UserError(f"{f}: missing; expected a directory written by save_pretrained().")
-        raw = json.loads(cfg_file.read_text())
+    def from_pretrained(cls, path_or_id: str | Path) -> HFVideoClassifier:
+        """Rebuild from a :meth:`save_pretrained` directory (or a hub id holding one; cache only when offline)."""
+        directory = resolve_pretrained_dir(path_or_id)
+        try:
+            raw = json.loads((directory / CONFIG_NAME).read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelNotFoundError(f"{directory / CONFIG_NAME}: not valid JSON ({exc})") from None
         model_cls = MODEL_CLASSES.get(raw.get("name", cls.config_class.name))
-        if model_cls is None:
-            raise UserError(f"{cfg_file}: 'name' is {raw.get('name')!r}, expected timesformer or vivit.")
+        if model_cls is None or "hf_config" not in raw:
+            raise ModelNotFoundError(
+                f"{directory / CONFIG_NAME}: not a timesformer / vivit directory of deformer3d (name "
+                f"{raw.get('name')!r}); a transformers checkpoint goes into model.pretrained instead."
+            )
         model = model_cls.from_config(model_cls.config_class.from_dict(raw))
-        model.load_state_dict(load_file(str(weights)))
+        load_weights(model, directory / WEIGHTS_NAME)
         return model
 
 
@@ -416,3 +423,7 @@ def _check_sizes(name: str, hf_config: Any) -> None:
             f"model 'vivit': num_frames={hf_config.num_frames} is not a multiple of the tubelet length "
             f"{hf_config.tubelet_size[0]}"
         )
+
+
+register_model("timesformer", build_timesformer)
+register_model("vivit", build_vivit)
