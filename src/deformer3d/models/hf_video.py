@@ -224,7 +224,9 @@ class HFVideoClassifier(nn.Module):
         try:
             hf_config = hf_config_cls.from_pretrained(source)
         except OSError as exc:  # online but unreachable, or a broken checkpoint
-            raise ModelNotFoundError(f"model.pretrained={config.pretrained}: cannot load its config ({exc}).") from exc
+            raise ModelNotFoundError(
+                f"model.pretrained={config.pretrained}: cannot load its config ({exc})."
+            ) from exc
         for key, value in config.overrides().items():
             old = getattr(hf_config, key, None)
             if key in _ARCH_FIELDS and old is not None and list(_as_list(old)) != list(_as_list(value)):
