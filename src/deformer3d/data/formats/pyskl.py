@@ -1,0 +1,227 @@
+"""pyskl / mmaction2 skeleton annotations (``.pkl``), read safely and written.
+
+Layout (pyskl): ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}`` with each ``ann`` holding
+``frame_dir`` (the sample id), ``label`` (int), ``img_shape (H, W)``, ``total_frames``, ``keypoint (M, T, V, 2)``
+float pixels and ``keypoint_score (M, T, V)``. A bare list of annotations (mmaction2's older files) is accepted.
+Optional keys we read: ``filename`` (video path relative to the root), ``fps``; top-level ``class_names`` and
+``hflip`` (False when labels are not mirror-symmetric) are our additions, ignored by pyskl.
+
+Reading never runs code from the file: :class:`SafeUnpickler` only rebuilds numpy arrays and plain containers, so a
+pickle carrying a payload (``os.system`` ...) is refused with a :class:`DataFormatError`.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deformer3d.data.formats import SampleRecord, SplitData, read_lines, resolve_under
+from deformer3d.errors import DataFormatError
+
+# (module, name) pairs a pyskl / mmaction2 pkl legitimately needs: numpy array / dtype / scalar reconstruction
+# (numpy 1 and 2 module names) and plain builtins.
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # protocol-2 pickles store array bytes through it
+    ("collections", "OrderedDict"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "int"),
+    ("builtins", "float"),
+    ("builtins", "complex"),
+    ("builtins", "str"),
+    ("builtins", "bytes"),
+    ("builtins", "bytearray"),
+    ("builtins", "bool"),
+    ("builtins", "slice"),
+    ("builtins", "range"),
+}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickler restricted to numpy arrays and builtin containers."""
+
+    def __init__(self, file, source: str):
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED or (module == "numpy.dtypes" and name.endswith("DType")):
+            return super().find_class(module, name)
+        raise DataFormatError(
+            f"{self.source}: refusing to load '{module}.{name}' from the pickle; annotation files may only hold "
+            "numpy arrays and plain Python containers (this file could run code when unpickled)"
+        )
+
+
+def safe_load_pickle(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot read the annotation file ({exc})") from None
+    try:
+        return SafeUnpickler(io.BytesIO(data), str(path)).load()
+    except DataFormatError:
+        raise
+    except Exception as exc:  # truncated or not a pickle: many exception types
+        raise DataFormatError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
+
+
+def read_pyskl(path: str | Path) -> dict:
+    """Load a pyskl pkl -> ``{"split": {...}, "annotations": [...], ...}`` (a bare list gets an empty split)."""
+    path = Path(path)
+    data = safe_load_pickle(path)
+    if isinstance(data, list):
+        data = {"split": {}, "annotations": data}
+    if not isinstance(data, dict) or "annotations" not in data:
+        raise DataFormatError(
+            f"{path}: not a pyskl annotation file (expected a dict with 'split' and 'annotations', "
+            f"got {type(data).__name__}{' with keys ' + ', '.join(map(str, data)) if isinstance(data, dict) else ''})"
+        )
+    for i, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict) or "frame_dir" not in ann or "label" not in ann:
+            raise DataFormatError(f"{path}: annotation #{i} lacks 'frame_dir' / 'label'")
+    data.setdefault("split", {})
+    return data
+
+
+def _canonical(obj: Any) -> Any:
+    """Rebuild containers with interned strings, so equal content pickles to equal bytes whatever the objects'
+    history (pickle shares repeated objects by identity: annotations that came back from worker processes would
+    otherwise pickle differently from ones built in-process)."""
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        return {_canonical(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_canonical(v) for v in obj)
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc":
+        # unpickled arrays carry private dtype objects; the builtin one is shared (and memoised) by pickle
+        return np.ascontiguousarray(obj).view(np.dtype(obj.dtype.str))
+    return obj
+
+
+def write_pyskl(path: str | Path, annotations: list[dict], split: dict[str, list[str]], **extra: Any) -> None:
+    """Write a pyskl pkl (protocol 4, key order as given, canonical: the same content gives the same bytes)."""
+    data = _canonical({"split": {k: list(v) for k, v in split.items()}, "annotations": annotations, **extra})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(data, f, protocol=4)
+
+
+def annotation_pose(ann: dict, source: str):
+    """``(keypoints (M, T, V, 2) float32, scores (M, T, V) float32)`` of one annotation; clear error if absent."""
+    if "keypoint" not in ann or ann["keypoint"] is None:
+        raise DataFormatError(
+            f"{source}: sample '{ann.get('frame_dir')}' has no 'keypoint' array; this annotation holds no skeletons. "
+            "Use an RGB-only model (model.modality=rgb) or extract poses first (deformer3d extract-poses)."
+        )
+    kp = np.asarray(ann["keypoint"], dtype=np.float32)
+    if kp.ndim == 3:  # (T, V, C) single person
+        kp = kp[None]
+    if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
+        raise DataFormatError(
+            f"{source}: sample '{ann.get('frame_dir')}' keypoint shape {kp.shape}, expected (M, T, V, 2)"
+        )
+    if "keypoint_score" in ann and ann["keypoint_score"] is not None:
+        sc = np.asarray(ann["keypoint_score"], dtype=np.float32).reshape(kp.shape[:3])
+    elif kp.shape[-1] == 3:
+        sc = kp[..., 2].copy()
+    else:
+        sc = np.ones(kp.shape[:3], np.float32)
+    return kp[..., :2].copy(), sc
+
+
+def _find_video(root: Path, ann: dict, source: str) -> Path | None:
+    if ann.get("filename"):
+        return resolve_under(root, ann["filename"], what=f"{source}: filename of '{ann['frame_dir']}'")
+    base = resolve_under(root, str(ann["frame_dir"]), what=f"{source}: frame_dir")
+    if base.is_dir():
+        return base
+    for suffix in (".mp4", ".avi", ".mkv", ".webm", ".mov"):
+        for cand in (base.with_name(base.name + suffix), root / "videos" / (base.name + suffix)):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def records_from_pyskl(
+    data: dict, split: str | None, root: Path, source: str, need_pose: bool
+) -> list[SampleRecord]:
+    anns = data["annotations"]
+    if split is not None:
+        if split not in data["split"]:
+            raise DataFormatError(
+                f"{source}: split '{split}' not found; the file has {', '.join(map(str, data['split'])) or 'no splits'} "
+                "(set data.splits to map train/val/test to these names)"
+            )
+        wanted = set(data["split"][split])
+        anns = [a for a in anns if a["frame_dir"] in wanted]
+    records = []
+    for ann in anns:
+        kp = sc = None
+        if need_pose or ann.get("keypoint") is not None:
+            kp, sc = annotation_pose(ann, source)
+        img_shape = tuple(int(x) for x in ann["img_shape"][:2]) if ann.get("img_shape") is not None else None
+        total = ann.get("total_frames")
+        if total is None and kp is not None:
+            total = kp.shape[1]
+        records.append(
+            SampleRecord(
+                id=str(ann["frame_dir"]),
+                label=int(ann["label"]),
+                video=_find_video(root, ann, source),
+                keypoints=kp,
+                scores=sc,
+                total_frames=int(total) if total is not None else None,
+                img_shape=img_shape,
+                fps=float(ann["fps"]) if ann.get("fps") else None,
+            )
+        )
+    return records
+
+
+def _class_names(data: dict, records_all: list[dict]) -> list[str]:
+    if data.get("class_names"):
+        return [str(c) for c in data["class_names"]]
+    k = max((int(a["label"]) for a in records_all), default=-1) + 1
+    return [f"class_{i}" for i in range(k)]
+
+
+def load_split(cfg, split: str, *, need_pose: bool = True, default_ann: str = "") -> SplitData:
+    root = Path(cfg.root or ".")
+    ann_file = cfg.ann_file or default_ann
+    if not ann_file:
+        raise DataFormatError(
+            "data.ann_file is empty: give the pyskl .pkl (relative to data.root or absolute)"
+        )
+    path = Path(ann_file) if Path(ann_file).is_absolute() else root / ann_file
+    if not path.is_file():
+        raise DataFormatError(f"annotation file not found: {path} (check data.root and data.ann_file)")
+    data = read_pyskl(path)
+    records = records_from_pyskl(data, split, root, str(path), need_pose)
+    names = read_lines(Path(cfg.class_names)) if cfg.class_names else _class_names(data, data["annotations"])
+    return SplitData(records, names, hflip=bool(data.get("hflip", True)))
+
+
+def load_synth_split(cfg, split: str, *, need_pose: bool = True) -> SplitData:
+    """SynthActions output folder: ``root/synthactions.pkl`` + ``root/videos/*.mp4``."""
+    return load_split(cfg, split, need_pose=need_pose, default_ann="synthactions.pkl")
