@@ -77,13 +77,24 @@ def attention_flops(num_queries: int, num_keys: int, dim: int, batch: int = 1) -
     return 2 * 2 * batch * num_queries * num_keys * dim
 
 
+def _clip_size(model: nn.Module) -> tuple[int, int]:
+    """(num_frames, image_size) from the model's config, or from a wrapped Hugging Face model's config."""
+    configs = [getattr(model, "config", None)] + [getattr(m, "config", None) for m in model.modules()]
+    for config in configs:
+        t, s = getattr(config, "num_frames", None), getattr(config, "image_size", None)
+        if t and s:
+            return int(t), int(s if isinstance(s, int) else s[0])
+    raise ValueError(
+        f"{type(model).__name__}: no num_frames / image_size in its config; pass inputs explicitly"
+    )
+
+
 def example_inputs(model: nn.Module, batch_size: int = 1) -> dict[str, torch.Tensor]:
-    """The model's own ``example_inputs`` if it has one, else a video clip of ``config.num_frames`` x
-    ``config.image_size`` in the layout its ``uses_video`` / ``uses_pose`` announce."""
+    """The model's own ``example_inputs`` if it has one, else a video clip ``(B, 3, T, S, S)`` of its configured
+    ``num_frames`` x ``image_size``."""
     if hasattr(model, "example_inputs"):
         return model.example_inputs(batch_size)  # type: ignore[operator]
-    config = model.config  # type: ignore[attr-defined]
-    t, s = int(config.num_frames), int(config.image_size)
+    t, s = _clip_size(model)
     return {"video": torch.randn(batch_size, 3, t, s, s)}
 
 
