@@ -138,4 +138,6 @@ def test_nan_joints_in_annotation_become_missing(tmp_path):
     cfg = DataConfig(format="pyskl", root=str(tmp_path), ann_file="n.pkl", num_frames=4)
     pose = build_dataset(cfg, "train", need_video=False, need_pose=True)[0]["pose"]
     # one missing joint per frame (training may flip it from left_ear to right_ear), the rest present
-    assert torch.isfinite(pose).all() and ((pose[..., 2] == 0).sum(-1) == 1).all() and (pose[:, 0, 2] == 1).all()
+    assert (
+        torch.isfinite(pose).all() and ((pose[..., 2] == 0).sum(-1) == 1).all() and (pose[:, 0, 2] == 1).all()
+    )

@@ -73,6 +73,18 @@ def read_lines(path: Path) -> list[str]:
         raise DataFormatError(f"{path}: cannot read ({exc})") from None
 
 
+def class_names_from(cfg, default: list[str]) -> list[str]:
+    """``cfg.class_names`` (a file, one name per line, relative to the root or absolute) or ``default``."""
+    if not cfg.class_names:
+        return list(default)
+    path = Path(cfg.class_names)
+    if not path.is_absolute() and not path.is_file() and cfg.root:
+        path = Path(cfg.root) / path
+    if not path.is_file():
+        raise DataFormatError(f"data.class_names: file not found: {path}")
+    return read_lines(path)
+
+
 def load_pose_file(path: Path, layout: str | None = None):
     """Parse a per-sample pose file by suffix -> ``(keypoints (M, T, V, 2), scores (M, T, V), img_shape|None)``."""
     suffix = path.suffix.lower()
@@ -107,3 +119,42 @@ def get_format(name: str) -> Callable[..., SplitData]:
     except KeyError:
         raise DataFormatError(f"unknown data.format '{name}' (valid: {', '.join(_FORMATS)})") from None
     return getattr(importlib.import_module(f"deformer3d.data.formats.{module}"), func)
+
+
+def stratified_split(
+    items_by_class: dict[str, list[str]],
+    num_classes: int = 0,
+    per_class: int = 0,
+    seed: int = 0,
+    test_fraction: float = 0.1,
+    val_fraction: float = 0.2,
+) -> dict[str, list[tuple[str, str]]]:
+    """Class-balanced split as in the seed study: pick ``num_classes`` classes (0 = all) and ``per_class`` items of
+    each (0 = all), hold out ``test_fraction`` of every class for test, then split the rest ``1 - val_fraction`` /
+    ``val_fraction`` into train / val. Each split gets the same count from every class when ``per_class`` is set.
+
+    Returns ``{"train" | "val" | "test": [(class, item), ...]}``; deterministic for a given ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    classes = sorted(items_by_class)
+    if num_classes:
+        if num_classes > len(classes):
+            raise DataFormatError(f"subset of {num_classes} classes requested but only {len(classes)} exist")
+        classes = sorted(rng.choice(classes, size=num_classes, replace=False).tolist())
+    out: dict[str, list[tuple[str, str]]] = {"train": [], "val": [], "test": []}
+    for cls in classes:
+        items = sorted(items_by_class[cls])
+        if per_class:
+            if per_class > len(items):
+                raise DataFormatError(
+                    f"class '{cls}' has {len(items)} items, fewer than the {per_class} per class requested"
+                )
+            items = sorted(rng.choice(items, size=per_class, replace=False).tolist())
+        items = [items[i] for i in rng.permutation(len(items))]
+        n_test = max(1, round(test_fraction * len(items))) if len(items) >= 3 else 0
+        rest = items[n_test:]
+        n_val = max(1, round(val_fraction * len(rest))) if len(rest) >= 2 else 0
+        out["test"] += [(cls, x) for x in items[:n_test]]
+        out["val"] += [(cls, x) for x in rest[:n_val]]
+        out["train"] += [(cls, x) for x in rest[n_val:]]
+    return out

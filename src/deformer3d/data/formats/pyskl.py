@@ -12,6 +12,7 @@ pickle carrying a payload (``os.system`` ...) is refused with a :class:`DataForm
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from deformer3d.data.formats import SampleRecord, SplitData, read_lines, resolve_under
+from deformer3d.data.formats import SampleRecord, SplitData, class_names_from, resolve_under
 from deformer3d.errors import DataFormatError
 
 # (module, name) pairs a pyskl / mmaction2 pkl legitimately needs: numpy array / dtype / scalar reconstruction
@@ -206,7 +207,8 @@ def _class_names(data: dict, records_all: list[dict]) -> list[str]:
     return [f"class_{i}" for i in range(k)]
 
 
-def load_split(cfg, split: str, *, need_pose: bool = True, default_ann: str = "") -> SplitData:
+def annotation_path(cfg, default_ann: str = "") -> Path:
+    """``cfg.ann_file`` (relative to ``cfg.root`` unless absolute), checked to exist."""
     root = Path(cfg.root or ".")
     ann_file = cfg.ann_file or default_ann
     if not ann_file:
@@ -216,9 +218,25 @@ def load_split(cfg, split: str, *, need_pose: bool = True, default_ann: str = ""
     path = Path(ann_file) if Path(ann_file).is_absolute() else root / ann_file
     if not path.is_file():
         raise DataFormatError(f"annotation file not found: {path} (check data.root and data.ann_file)")
-    data = read_pyskl(path)
-    records = records_from_pyskl(data, split, root, str(path), need_pose)
-    names = read_lines(Path(cfg.class_names)) if cfg.class_names else _class_names(data, data["annotations"])
+    return path
+
+
+@functools.lru_cache(maxsize=2)
+def _read_cached(path: str, mtime_ns: int, size: int) -> dict:
+    return read_pyskl(path)
+
+
+def read_pyskl_cached(path: Path) -> dict:
+    """:func:`read_pyskl`, parsed once per file version (train / val / test datasets share one big pkl)."""
+    st = path.stat()
+    return _read_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def load_split(cfg, split: str, *, need_pose: bool = True, default_ann: str = "") -> SplitData:
+    path = annotation_path(cfg, default_ann)
+    data = read_pyskl_cached(path)
+    records = records_from_pyskl(data, split, Path(cfg.root or "."), str(path), need_pose)
+    names = class_names_from(cfg, _class_names(data, data["annotations"]))
     return SplitData(records, names, hflip=bool(data.get("hflip", True)))
 
 
