@@ -72,6 +72,8 @@ class DataConfig:
     subset_per_class: int = 0  # ... x K videos per class
     split_seed: int = 0
     fold: int = 1  # official split number for datasets with several (HMDB51 1..3)
+    protocol: str = ""  # NTU: ntu60_xsub | ntu60_xview | ntu120_xsub | ntu120_xset
+    video_root: str = ""  # videos kept apart from the annotations (NTU RGB, PennAction frames); "" = under root
 
 
 @dataclass
