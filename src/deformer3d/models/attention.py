@@ -81,8 +81,14 @@ class MultiHeadAttention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
         weights = None
         if need_weights:
-            attn = torch.softmax(q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5, dim=-1)  # (B, heads, N, M)
-            weights = attn.mean(dim=(1, 2))
+            # in chunks of queries: the full (B, heads, N, M) matrix can be gigabytes for long clips
+            weights = q.new_zeros(q.shape[0], k.shape[2])
+            for chunk in q.split(1024, dim=2):
+                attn = torch.softmax(
+                    chunk @ k.transpose(-1, -2) * q.shape[-1] ** -0.5, dim=-1
+                )  # (B, heads, n, M)
+                weights += attn.sum(dim=(1, 2))
+            weights /= q.shape[1] * q.shape[2]
         return self.to_out(rearrange(out, "b h n e -> b n (h e)")), weights
 
 
