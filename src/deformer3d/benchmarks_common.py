@@ -205,6 +205,29 @@ class PeakMemory:
     method: str = ""
 
 
+_MMAP_THRESHOLD_SET = False
+
+
+def exact_rss_accounting() -> bool:
+    """Make freed tensor memory go back to the OS so RSS follows live memory (glibc only).
+
+    glibc keeps freed heap chunks for reuse, so a second forward pass would not raise the RSS at all. We fix
+    the mmap threshold at 64 KiB (every larger allocation is its own mapping, unmapped on free) and trim the heap.
+    Costs a few page faults per large allocation; applied once per process. Returns False where unsupported.
+    """
+    global _MMAP_THRESHOLD_SET
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        if not _MMAP_THRESHOLD_SET:
+            _MMAP_THRESHOLD_SET = bool(libc.mallopt(-3, 64 * 1024))  # M_MMAP_THRESHOLD = -3
+        libc.malloc_trim(0)
+        return _MMAP_THRESHOLD_SET
+    except (OSError, AttributeError):
+        return False
+
+
 @contextmanager
 def peak_rss():
     """Measure the peak extra resident memory (RSS) of the block.
@@ -212,9 +235,11 @@ def peak_rss():
     Torch's CPU allocations bypass ``tracemalloc``, so we read the kernel's RSS high-water mark: reset it via
     ``/proc/self/clear_refs`` (Linux), run the block, and report ``VmHWM - VmRSS(before)``. Where the reset is
     unavailable we fall back to ``ru_maxrss - RSS(before)``, an upper bound that also counts earlier peaks of
-    the process (run each measurement in a fresh subprocess then).
+    the process (run each measurement in a fresh subprocess then). See :func:`exact_rss_accounting` for why
+    freed memory has to be returned to the OS first.
     """
     result = PeakMemory()
+    glibc = exact_rss_accounting()
     before = _proc_status_kib("VmRSS")
     exact = _reset_peak_rss()
     try:
@@ -223,7 +248,9 @@ def peak_rss():
         if exact and before is not None:
             hwm = _proc_status_kib("VmHWM") or 0
             result.peak_mib = max(hwm - before, 0) / 1024
-            result.method = "VmHWM - VmRSS(before), HWM reset via /proc/self/clear_refs"
+            result.method = "VmHWM - VmRSS(before), HWM reset via /proc/self/clear_refs" + (
+                ", glibc mmap threshold 64 KiB + malloc_trim" if glibc else ""
+            )
         else:
             maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
             result.peak_mib = max(maxrss - (before or 0), 0) / 1024
