@@ -50,3 +50,24 @@ def test_cost_suite_tiny(tmp_path):
     md = (d / "results.md").read_text()
     assert "deformer3d-mini" in md and "failed" in md and "FLOPs / timesformer-mini" in md
     assert (d / "cost.png").is_file()
+
+
+def test_data_loader_rate_and_verdict(tmp_path):
+    from deformer3d.benchmarks_data import loader_rate, verdict
+    from deformer3d.config import DataConfig
+    from deformer3d.data import build_dataset
+    from deformer3d.data.synthetic import write_synthactions
+
+    write_synthactions(tmp_path, num_clips=42, seed=1, size=32, frame_range=(6, 9), workers=1, progress=False)
+    cfg = DataConfig(format="synth", root=str(tmp_path), num_frames=4, image_size=32, resize_short=36)
+    ds = build_dataset(cfg, "train", need_video=True, need_pose=True)
+    rate = loader_rate(ds, 3, budget_s=0.0)
+    assert rate["clips_per_s"] > 0 and rate["passes"] >= 2
+    assert rate["q1_ms_per_clip"] <= rate["ms_per_clip"] <= rate["q3_ms_per_clip"]
+
+    def payload(train_rate):
+        return {"model": {"train_clips_per_s": train_rate},
+                "loader": [{"source": "SynthActions train: video + pose", "clips_per_s": 10.0}]}
+
+    assert "not the bottleneck" in verdict(payload(15.0), workers=2)
+    assert "IS the bottleneck" in verdict(payload(35.0), workers=2)
