@@ -57,7 +57,7 @@ def test_save_pretrained_roundtrip(tmp_path, name):
 def _fine_tune(model, steps=6):
     """A few SGD steps on one fixed batch; returns the losses."""
     torch.manual_seed(0)
-    video = torch.randn(4, 3, 8, 112, 112)
+    video = torch.randn(4, 3, 4, 64, 64)
     labels = torch.tensor([0, 1, 2, 0])
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     losses = []
@@ -77,7 +77,7 @@ def test_local_transformers_checkpoint_loads_offline_with_new_head(tmp_path, mon
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # a "K400-like" checkpoint with 7 classes, written the transformers way
     src = TimesformerForVideoClassification(
-        TimesformerConfig(image_size=112, num_frames=8, hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
+        TimesformerConfig(image_size=64, num_frames=4, hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
                           intermediate_size=128, num_labels=7)
     )
     src.save_pretrained(tmp_path / "k400_like")
@@ -93,7 +93,8 @@ def test_local_transformers_checkpoint_loads_offline_with_new_head(tmp_path, mon
 
 
 def test_our_saved_model_fine_tunes_with_new_head(tmp_path):
-    base = build_model({"name": "vivit", "preset": "tiny", "num_hidden_layers": 1}, num_classes=6)
+    base = build_model({"name": "vivit", "preset": "tiny", "num_hidden_layers": 1, "image_size": 64, "num_frames": 4},
+                       num_classes=6)
     base.save_pretrained(tmp_path / "ours")
     model = build_model({"name": "vivit", "pretrained": str(tmp_path / "ours")}, num_classes=3)
     assert model.hf.classifier.out_features == 3
@@ -115,3 +116,22 @@ def test_uncached_hub_id_offline_fails_at_once_with_the_fix(monkeypatch):
 def test_missing_local_dir_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no such directory"):
         build_model({"name": "vivit", "pretrained": str(tmp_path / "nope")}, num_classes=3)
+
+
+@pytest.mark.parametrize("name", ["synth_timesformer", "synth_vivit", "hmdb51_subset_timesformer", "hmdb51_subset_vivit"])
+def test_shipped_configs_build_or_explain_the_offline_checkpoint(name, monkeypatch):
+    """The synth configs build their tiny models; the seed-study configs name a hub checkpoint, which offline
+    gives the message on how to bring a local copy (and builds from a local copy, see above)."""
+    from pathlib import Path
+
+    from deformer3d.config import load_config
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = load_config(Path(__file__).parents[1] / "configs" / f"{name}.yaml")
+    if name.startswith("synth"):
+        model = build_model(cfg.model, num_classes=14)
+        assert model.hf.config.num_frames == cfg.data.num_frames and model.hf.config.image_size == cfg.data.image_size
+    else:
+        assert cfg.data.image_size == 224 and cfg.optim.name == "sgd"
+        with pytest.raises(UserError, match="model.pretrained=DIR"):
+            build_model(cfg.model, num_classes=10)
