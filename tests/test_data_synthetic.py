@@ -102,8 +102,8 @@ def test_direction_pair():
         ang = np.unwrap(np.arctan2(v[:, 1], v[:, 0]))  # y down: increasing angle = clockwise on screen
         return ang[-1] - ang[0]
 
-    assert turning(CLASSES.index("arm_circle_cw")) > 2 * np.pi
-    assert turning(CLASSES.index("arm_circle_ccw")) < -2 * np.pi
+    assert turning(CLASSES.index("arm_circle_cw")) > np.pi
+    assert turning(CLASSES.index("arm_circle_ccw")) < -np.pi
 
 
 def test_too_few_clips_is_a_clear_error(tmp_path):

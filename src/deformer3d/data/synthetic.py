@@ -123,7 +123,9 @@ def _action_angles(action: str, tau: np.ndarray, rng: np.random.Generator):
         "rth": z - 0.08, "rsh": z - 0.08, "lth": z + 0.08, "lsh": z + 0.08,
         "crouch": z.copy(), "dx": z.copy(), "dy": z.copy(),
     }  # fmt: skip
-    cycles = rng.uniform(1.2, 2.2)
+    # at most ~1.5 cycles per clip: an 8-frame clip then samples every cycle >= 5 times, so direction and order
+    # are not aliased (2+ cycles over 8 frames can look like the opposite rotation)
+    cycles = rng.uniform(0.8, 1.5)
     phase = rng.uniform(0, 2 * math.pi)
     osc = 2 * math.pi * cycles * tau + phase
     t0, t1 = rng.uniform(0.05, 0.3), rng.uniform(0.6, 0.9)
@@ -156,13 +158,13 @@ def _action_angles(action: str, tau: np.ndarray, rng: np.random.Generator):
         mouth = np.array([-0.05, -0.10])
         p["wr_target"] = rest[None] * (1 - s[:, None]) + mouth[None] * s[:, None]
     elif action in ("lift_box", "lift_ball"):
-        s = 0.5 - 0.5 * np.cos(2 * math.pi * rng.uniform(0.8, 1.6) * tau + rng.uniform(0, 0.5))
+        s = 0.5 - 0.5 * np.cos(2 * math.pi * rng.uniform(0.8, 1.4) * tau + rng.uniform(0, 0.5))
         y = 0.22 - 0.45 * s  # from belly height to above the head
         p["wr_target"] = np.stack([z - 0.08, y], -1)
         p["wl_target"] = np.stack([z + 0.08, y], -1)
     elif action == "wave":
         p["rua"] = z - 2.2
-        p["rfa"] = math.pi + 0.6 * np.sin(2 * osc)  # forearm swings around vertical-up
+        p["rfa"] = math.pi + 0.6 * np.sin(osc)  # forearm swings around vertical-up
     elif action == "jumping_jack":
         s = 0.5 - 0.5 * np.cos(osc)
         p["rua"], p["lua"] = rest_r - 2.6 * s, rest_l + 2.6 * s
@@ -176,7 +178,7 @@ def _action_angles(action: str, tau: np.ndarray, rng: np.random.Generator):
         p["rsh"] = -0.08 - 1.5 * s
         p["lua"], p["rua"] = rest_l + 0.5 * s, rest_r + 0.3 * s
     elif action == "clap":
-        s = 0.5 - 0.5 * np.cos(2 * osc)
+        s = 0.5 - 0.5 * np.cos(osc)
         x = 0.03 + 0.22 * s
         p["wr_target"] = np.stack([-x, z + 0.14], -1)
         p["wl_target"] = np.stack([x, z + 0.14], -1)
