@@ -142,7 +142,7 @@ class WindowedAttention(nn.Module):
     """Self-attention in overlapping windows along one axis, then a FFN on every token.
 
     ``units (B, L, K, d)``: L items (joints or frames) of K tokens each; windows of ``window`` items (stride
-    ``window // 2``; ``window=None`` = one window over all L, i.e. full attention). ``shared (B, S, d)`` tokens
+    ``stride``, default ``window // 2``; ``window=None`` = one window over all L, i.e. full attention). ``shared (B, S, d)`` tokens
     join every window; every token's output is the average of its outputs over the windows holding it.
     Returns ``units``, ``shared`` and, with ``need_weights``, ``(B, L, K)`` attention mass per unit token.
     """
@@ -156,9 +156,13 @@ class WindowedAttention(nn.Module):
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
         drop_path: float = 0.0,
+        stride: int | None = None,
     ):
         super().__init__()
+        if stride is not None and window is not None and not 1 <= stride <= window:
+            raise ValueError(f"window stride {stride} must be in 1..window ({window}) so every item is covered")
         self.window = window
+        self.stride = stride
         self.attn = MultiHeadAttention(dim, heads, attn_dropout, dropout)
         self.ff = FeedForward(dim, mlp_ratio, dropout)
         self.drop_path = DropPath(drop_path)
@@ -167,7 +171,7 @@ class WindowedAttention(nn.Module):
         self, units: Tensor, shared: Tensor | None = None, need_weights: bool = False
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         b, length, k, _ = units.shape
-        index = window_index(length, self.window or length, device=units.device)  # (n, w)
+        index = window_index(length, self.window or length, self.stride, device=units.device)  # (n, w)
         n, w = index.shape
         # gather each window's items into one sequence: (B * n, w * K [+ S], d)
         seq = rearrange(units[:, index], "b n w k d -> (b n) (w k) d")

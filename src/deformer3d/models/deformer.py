@@ -69,7 +69,8 @@ class Deformer3DConfig:
         deform_kernel / deform_stride: (t, y, x) of the offset net's depthwise conv [P spatial 7; C (3,7,7),
         (1,3,3)]; clamped to the token grid when the clip is shorter / smaller.  offset_range: (t, y, x) maximum
         offset in units of the offset grid's cell size (dp = tanh * range / grid size) [C 2].
-        joint_window [C 8] and temporal_window [C 4]: window lengths; stride = window // 2.
+        joint_window [C 8] and temporal_window [C 4]: window lengths; stride = window // 2, except
+        temporal_stride [C 0 = temporal_window // 2] (1..temporal_window; the window x stride study, Fig. 7a).
         dropout, attn_dropout, drop_path (max, linear over depth), head_dropout: regularisation [C].
 
     Switches (the paper's ablations, Tables 4 and 5):
@@ -108,6 +109,7 @@ class Deformer3DConfig:
     joint_window: int = 8
     temporal_attention: str = "stride"
     temporal_window: int = 4
+    temporal_stride: int = 0
     modal_tokens: str = "cross"
     dropout: float = 0.0
     attn_dropout: float = 0.0
@@ -135,6 +137,11 @@ class Deformer3DConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"model.{name}={value!r} must be a positive integer")
+        if not isinstance(self.temporal_stride, int) or not 0 <= self.temporal_stride <= self.temporal_window:
+            raise ConfigError(
+                f"model.temporal_stride={self.temporal_stride!r} must be 0 (= temporal_window // 2) or "
+                f"1..temporal_window ({self.temporal_window}) so that every frame is in a window"
+            )
         if self.dim % self.heads:
             raise ConfigError(f"model.dim={self.dim} must be divisible by model.heads={self.heads}")
         if self.image_size % 8:
@@ -238,7 +245,8 @@ class DeformerBlock(nn.Module):
         self.temporal = None
         if c.temporal_attention != "none":
             window = c.temporal_window if c.temporal_attention == "stride" else None
-            self.temporal = TemporalStrideAttention(c.dim, c.heads, window, **kw)
+            stride = c.temporal_stride or None if window else None
+            self.temporal = TemporalStrideAttention(c.dim, c.heads, window, stride=stride, **kw)
 
     def forward(
         self, z: Tensor | None, p: Tensor | None, m: dict[str, Tensor], need_weights: bool = False
