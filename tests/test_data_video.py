@@ -42,6 +42,19 @@ def test_frame_exact_random_access_mp4(coded_mp4):
     assert read_index(r.get_frames([59, 0, 30, 31, 58])) == [59, 0, 30, 31, 58]
 
 
+def test_frame_exact_with_frequent_key_frames(tmp_path):
+    """Seeks that land on key frames in the middle of the video (a key frame every 5 frames, B-frames allowed)."""
+    path = tmp_path / "gop5.mp4"
+    write_video(path, coded_frames(50), fps=25, gop=5)
+    r = open_video(path)
+    assert len(r._keyframes) >= 9
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        idx = rng.integers(0, 50, size=5)
+        assert read_index(r.get_frames(idx)) == idx.tolist()
+    assert read_index(r.get_frames([4, 5, 6, 49, 0, 26, 10])) == [4, 5, 6, 49, 0, 26, 10]
+
+
 def test_sampled_indices_are_the_decoded_frames(coded_mp4):
     r = open_video(coded_mp4)
     for sampler in ("uniform", "equidistant", "dense"):

@@ -158,12 +158,7 @@ def _decode_with_recount(reader: VideoReader, run):
     try:
         return run(reader.num_frames)
     except FrameCountError:
-        total = reader.count_frames_by_decoding()
-        if total <= 0:
-            raise
-        reader._pts = reader._pts[:total]  # the index described frames that do not decode
-        reader._trust_pts = False
-        return run(total)
+        return run(reader.recount())
 
 
 # --------------------------------------------------------------------------- dataset

@@ -17,6 +17,7 @@ file and the reason.
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from collections.abc import Sequence
@@ -80,6 +81,7 @@ class VideoReader:
         self.height = 0
         self.width = 0
         self._trust_pts = True
+        self._keyframes: list[int] = [0]  # frame indices of key frames (where a seek can land)
         self._probe()
 
     # ------------------------------------------------------------------ opening / probing
@@ -113,12 +115,14 @@ class VideoReader:
             self.fps = float(rate) if rate else 30.0
             fmt = set((container.format.name or "").split(","))
             self._trust_pts = not (fmt & _UNTRUSTED_PTS_FORMATS)
-            pts = []
+            pts, keys = [], []
             try:
                 for packet in container.demux(stream):
                     if packet.size == 0:  # the flush packet at the end
                         continue
                     pts.append(packet.pts if packet.pts is not None else packet.dts)
+                    if packet.is_keyframe:
+                        keys.append(pts[-1])
             except av.FFmpegError:
                 pass  # a truncated tail: keep the packets read so far; decoding will tell what is usable
             if not pts:
@@ -126,6 +130,9 @@ class VideoReader:
             if any(p is None for p in pts) or len(set(pts)) != len(pts):
                 self._trust_pts = False
             self._pts = sorted(pts) if self._trust_pts else list(range(len(pts)))
+            if self._trust_pts:
+                index = {p: i for i, p in enumerate(self._pts)}
+                self._keyframes = sorted(index[p] for p in keys if p in index) or [0]
         finally:
             container.close()
         if self.width <= 0 or self.height <= 0:
@@ -157,6 +164,16 @@ class VideoReader:
             pass  # truncated: what decoded so far is what there is
         finally:
             container.close()
+        return n
+
+    def recount(self) -> int:
+        """Recount the frames by decoding after the index proved wrong (a truncated file); later reads decode
+        sequentially. Returns the new frame count."""
+        n = self.count_frames_by_decoding()
+        if n <= 0:
+            raise VideoError(f"{self.name}: no frame could be decoded; the file is corrupt or empty")
+        self._pts = list(range(n))
+        self._trust_pts = False
         return n
 
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -244,7 +261,10 @@ class VideoReader:
         for target in wanted:
             if target in out:
                 continue
-            if frames is None or pos is None or target <= pos or target - pos > _SEQUENTIAL_GAP:
+            # seek only when it lands past where we are: a key frame lies in (pos, target] and the gap is large
+            key = self._keyframes[max(0, bisect.bisect_right(self._keyframes, target) - 1)]
+            ahead = pos is not None and target > pos
+            if frames is None or not ahead or (key > pos and target - pos > _SEQUENTIAL_GAP):
                 try:
                     container.seek(self._pts[target], stream=stream, backward=True, any_frame=False)
                 except av.FFmpegError as exc:
@@ -313,7 +333,12 @@ def is_video_source(path: Path) -> bool:
 
 
 def write_video(
-    path: str | Path, frames: np.ndarray, fps: float = 30.0, codec: str = "libx264", crf: int = 18
+    path: str | Path,
+    frames: np.ndarray,
+    fps: float = 30.0,
+    codec: str = "libx264",
+    crf: int = 18,
+    gop: int = 0,
 ) -> None:
     """Encode ``frames (T, H, W, 3)`` uint8 to ``path``. H.264 needs even sizes: odd ones are padded by one pixel
     on the right / bottom (edge replicated) so the keypoints stay valid."""
@@ -329,6 +354,8 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":
             stream.options = {"crf": str(crf), "preset": "ultrafast", "tune": "zerolatency"}
+            if gop:
+                stream.options = {**stream.options, "g": str(gop)}  # key frame every `gop` frames
             stream.codec_context.thread_count = (
                 1  # deterministic bytes and no oversubscription in worker pools
             )
