@@ -1,0 +1,381 @@
+"""The paper's studies on SynthActions at equal training budget: ``bench --suite ablation|tokens|windows|frames``.
+
+Every run is ``benchmarks/configs/study.yaml`` + the study's overrides + a seed, trained and tested by the engine
+(:func:`deformer3d.engine.train.train_from_config`: the one training path of the project). Runs are cached under
+``runs/bench/studies/<key>/`` (key = base config + data + overrides + seed), so a variant shared by two studies (the
+full model is the reference of all four) trains once, and an interrupted study resumes where it stopped.
+
+- ``ablation`` (Table 4): full model; without 3D deformable / joint stride / temporal stride attention; each
+  replaced by full attention.
+- ``tokens`` (Table 5): cross-modal tokens (M_CLS, M_RGB, M_pose) vs one shared token vs none.
+- ``windows`` (Fig. 7a): temporal window size x stride.
+- ``frames`` (Fig. 7b, Fig. A1): number of training frames, each model also tested with fewer / more frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deformer3d.benchmarks_common import (
+    machine_info,
+    machine_line,
+    markdown_table,
+    median_spread,
+    new_figure,
+    save_figure,
+    suite_dir,
+    write_results,
+)
+from deformer3d.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STUDY_CONFIG = PROJECT_ROOT / "benchmarks" / "configs" / "study.yaml"
+RUNS_DIR = PROJECT_ROOT / "runs" / "bench" / "studies"
+# SynthActions for the studies: 30 clips per class (train 294 / val 56 / test 70), 48 px, 24..40 frames
+DATA = {"clips": 420, "seed": 0, "size": 48, "frames": (24, 40)}
+
+
+@dataclass
+class Variant:
+    label: str
+    overrides: list[str]
+    seeds: list[int]
+    x: Any = None  # the variant's value on the plot's x axis (windows / frames studies)
+
+
+@dataclass
+class Study:
+    name: str
+    title: str
+    variants: list[Variant]
+    reference: str  # label of the reference variant (the full model)
+    extra_overrides: list[str] = field(default_factory=list)
+
+
+FULL = "full model (deformable + joint stride + temporal stride)"
+
+
+def studies() -> dict[str, Study]:
+    one = [0]
+    two = [0, 1]
+    return {
+        "ablation": Study("ablation", "Attention-module ablation (paper Table 4)", [
+            Variant(FULL, [], two),
+            Variant("w/o 3D deformable attention", ["model.deformable=none"], two),
+            Variant("w/o joint stride attention", ["model.joint_attention=none"], one),
+            Variant("w/o temporal stride attention", ["model.temporal_attention=none"], one),
+            Variant("full space-time attention instead of deformable", ["model.deformable=full"], one),
+            Variant("full joint attention instead of stride", ["model.joint_attention=full"], one),
+            Variant("full temporal attention instead of stride", ["model.temporal_attention=full"], one),
+        ], FULL),
+        "tokens": Study("tokens", "Cross-modal token configurations (paper Table 5)", [
+            Variant("cross (M_CLS, M_RGB, M_pose)", [], two),
+            Variant("single (one shared token)", ["model.modal_tokens=single"], two),
+            Variant("none (mean of RGB and pose tokens)", ["model.modal_tokens=none"], two),
+        ], "cross (M_CLS, M_RGB, M_pose)"),
+        "windows": Study("windows", "Temporal window size x stride (paper Fig. 7a), 8 training frames", [
+            Variant(f"window {w}, stride {s}", [f"model.temporal_window={w}", f"model.temporal_stride={s}"]
+                    if (w, s) != (4, 2) else [], [0], x=(w, s))
+            for w, s in ((2, 1), (2, 2), (4, 1), (4, 2), (4, 4), (6, 3))
+        ], "window 4, stride 2"),
+        "frames": Study("frames", "Number of training frames (paper Fig. 7b) and test-frame sweep (Fig. A1)", [
+            Variant(f"{t} training frames", [f"model.num_frames={t}", f"data.num_frames={t}"], [0], x=t)
+            for t in (4, 6, 8, 12)
+        ], "8 training frames", extra_overrides=["eval.frame_sweep=[2,4,6,8,12]"]),
+    }
+
+
+# --------------------------------------------------------------------------------------------------- runs
+
+
+def ensure_data(data_dir: Path) -> Path:
+    from deformer3d.engine.demo import ensure_synthactions
+
+    ensure_synthactions(data_dir, clips=DATA["clips"], seed=DATA["seed"], size=DATA["size"],
+                        frames=DATA["frames"])
+    return data_dir
+
+
+def run_key(overrides: list[str], seed: int) -> str:
+    text = json.dumps({"base": STUDY_CONFIG.read_text(), "data": DATA, "overrides": sorted(overrides),
+                       "seed": seed}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def model_cost(overrides: list[str]) -> dict[str, float]:
+    """Parameters and GFLOPs per clip of the variant's model at its configured clip size."""
+    from deformer3d.config import load_config
+    from deformer3d.models import build_model
+    from deformer3d.models.flops import count_flops, count_params
+
+    cfg = load_config(STUDY_CONFIG, overrides)
+    model = build_model(dict(cfg.model), 14)
+    inputs = model.example_inputs(1)
+    return {"params": count_params(model), "gflops": count_flops(model, **inputs) / 1e9}
+
+
+def train_run(overrides: list[str], seed: int, data_dir: Path, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
+    """Train + test one variant/seed through the engine (cached by :func:`run_key`)."""
+    from deformer3d.engine.train import train_from_config
+
+    key = run_key(overrides, seed)
+    run_dir = runs_dir / key
+    cached = run_dir / "bench_result.json"
+    if cached.is_file():
+        return {**json.loads(cached.read_text()), "cached": True}
+    full = [*overrides, f"data.root={data_dir}", f"trainer.out_dir={run_dir}", f"trainer.seed={seed}"]
+    t0 = time.perf_counter()
+    run = train_from_config(STUDY_CONFIG, full)
+    seconds = time.perf_counter() - t0
+    res = run["results"] or {}
+    history_path = run_dir / "history.json"
+    history = json.loads(history_path.read_text()) if history_path.is_file() else []
+    record = {
+        "key": key, "overrides": overrides, "seed": seed, "seconds": seconds,
+        "top1": res.get("top1"), "top5": res.get("top5"), "mean_class": res.get("mean_class"),
+        "num_test": res.get("num_samples"), "frame_sweep": res.get("frame_sweep", []),
+        "final_train_loss": history[-1].get("train/loss") if history else None,
+        "epochs": len(history),
+    }
+    cached.write_text(json.dumps(record, indent=1))
+    return {**record, "cached": False}
+
+
+# --------------------------------------------------------------------------------------------------- verdicts
+
+
+def _median(rows: list[dict[str, Any]], label: str) -> tuple[float, float]:
+    row = next(r for r in rows if r["label"] == label)
+    return row["top1_median"], row["top1_spread"]
+
+
+def ablation_verdict(rows: list[dict[str, Any]]) -> list[str]:
+    full, full_sp = _median(rows, FULL)
+    others = [r for r in rows if r["label"] != FULL]
+    best_other = max(others, key=lambda r: r["top1_median"])
+    removals = [r for r in rows if r["label"].startswith("w/o")]
+    worst = min(removals, key=lambda r: r["top1_median"])
+    lines = []
+    holds = full >= best_other["top1_median"]
+    lines.append(
+        f"Full model best: **{'holds' if holds else 'does not hold'}** — full model {full:.1f}% (±{full_sp:.1f}), "
+        f"best other variant '{best_other['label']}' {best_other['top1_median']:.1f}% (±{best_other['top1_spread']:.1f})."
+    )
+    deform = next(r for r in removals if "deformable" in r["label"])
+    holds2 = worst is deform
+    lines.append(
+        f"Without 3D deformable attention the largest drop among the removals: **{'holds' if holds2 else 'does not hold'}**"
+        f" — drops vs full: " + ", ".join(f"{r['label'][4:]} {full - r['top1_median']:+.1f} points" for r in removals)
+        + "."
+    )
+    spread = max(r["top1_spread"] for r in rows)
+    gaps = [abs(full - r["top1_median"]) for r in others]
+    if min(gaps) <= spread:
+        lines.append(f"Some gaps ({min(gaps):.1f} points) are within the seed spread (up to ±{spread:.1f}): "
+                     "those orderings are not resolved at this budget.")
+    return lines
+
+
+def tokens_verdict(rows: list[dict[str, Any]]) -> list[str]:
+    c, cs = rows[0]["top1_median"], rows[0]["top1_spread"]
+    s, ss = rows[1]["top1_median"], rows[1]["top1_spread"]
+    n, ns = rows[2]["top1_median"], rows[2]["top1_spread"]
+    holds = c > s > n
+    text = (f"cross > single > none: **{'holds' if holds else 'does not hold'}** — cross {c:.1f}% (±{cs:.1f}), "
+            f"single {s:.1f}% (±{ss:.1f}), none {n:.1f}% (±{ns:.1f}).")
+    spread = max(cs, ss, ns)
+    extra = []
+    if min(abs(c - s), abs(s - n)) <= spread:
+        extra.append(f"At least one gap is within the seed spread (±{spread:.1f}): not resolved at this budget.")
+    return [text, *extra]
+
+
+def windows_verdict(rows: list[dict[str, Any]]) -> list[str]:
+    best = max(rows, key=lambda r: r["top1_median"])
+    worst = min(rows, key=lambda r: r["top1_median"])
+    ref = next(r for r in rows if r["label"] == "window 4, stride 2")
+    return [f"Best: {best['label']} {best['top1_median']:.1f}%; worst: {worst['label']} {worst['top1_median']:.1f}%; "
+            f"our default (window 4, stride 2) {ref['top1_median']:.1f}%. One seed per cell: differences of a few "
+            "points are within run-to-run noise (see the ablation's seed spread)."]
+
+
+def frames_verdict(rows: list[dict[str, Any]]) -> list[str]:
+    xs = [r["x"] for r in rows]
+    ys = [r["top1_median"] for r in rows]
+    monotone = all(b >= a for a, b in zip(ys, ys[1:], strict=False))
+    lines = ["Top-1 by training frames: " + ", ".join(f"{x}: {y:.1f}%" for x, y in zip(xs, ys, strict=True))
+             + f" — more frames {'always help' if monotone else 'do not help monotonically'} at this budget."]
+    for r in rows:
+        sweep = r["runs"][0].get("frame_sweep") or []
+        if sweep:
+            lines.append(f"Trained with {r['x']} frames, tested with " + ", ".join(
+                f"{s['num_frames']}: {s['top1']:.1f}%" for s in sweep) + ".")
+    return lines
+
+
+VERDICTS = {"ablation": ablation_verdict, "tokens": tokens_verdict, "windows": windows_verdict,
+            "frames": frames_verdict}
+
+
+# --------------------------------------------------------------------------------------------------- report
+
+
+def aggregate(study: Study, runs: dict[str, list[dict[str, Any]]], costs: dict[str, dict]) -> list[dict]:
+    rows = []
+    for v in study.variants:
+        rs = runs[v.label]
+        top1 = [r["top1"] for r in rs if r.get("top1") is not None]
+        med, spread = median_spread(top1)
+        rows.append({"label": v.label, "overrides": v.overrides, "x": v.x, "seeds": v.seeds, "runs": rs,
+                     "top1": top1, "top1_median": med, "top1_spread": spread,
+                     "top5_median": median_spread([r["top5"] for r in rs if r.get("top5") is not None])[0],
+                     **costs.get(v.label, {})})
+    return rows
+
+
+def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, Any]) -> str:
+    ref = next(r for r in rows if r["label"] == study.reference)
+    table = []
+    for r in rows:
+        table.append([
+            r["label"], " ".join(f"`{o}`" for o in r["overrides"]) or "—",
+            ", ".join(f"{t:.1f}" for t in r["top1"]), f"**{r['top1_median']:.1f}** ± {r['top1_spread']:.1f}",
+            f"{r['top1_median'] - ref['top1_median']:+.1f}", f"{r['top5_median']:.1f}",
+            f"{r.get('gflops', float('nan')):.3f}", f"{r.get('params', 0) / 1e3:.0f} k",
+        ])
+    b = payload["budget"]
+    lines = [
+        f"# {study.title}",
+        "",
+        machine_line(payload["machine"]),
+        "",
+        f"**Budget (equal for every run):** SynthActions {b['data']['clips']} clips ({b['data']['size']} px, "
+        f"{b['data']['frames'][0]}..{b['data']['frames'][1]} frames; splits 70/15/15 per class: "
+        f"{b['num_test']} test clips), `{b['config']}` ({b['epochs']} epochs, batch {b['batch_size']}, "
+        f"{b['lr']} AdamW, cosine), tested on the final weights; seeds per variant as listed. "
+        f"Top-1 is on the test split; ± is half the min..max range over seeds. Runs took "
+        f"{payload['train_seconds'] / 60:.1f} min of training here ({payload['cached_runs']} reused from cache).",
+        "",
+        markdown_table(["variant", "overrides", "top-1 per seed (%)", "top-1 median (%)", f"Δ vs {study.reference[:20]}",
+                        "top-5 (%)", "GFLOPs/clip", "params"], table),
+        "",
+        "## Does the paper's ordering hold on SynthActions?",
+        "",
+        *[f"- {line}" for line in payload["verdict"]],
+        "",
+        f"Chance level is {100 / 14:.1f}% (14 classes). These are small models trained briefly on CPU: the numbers "
+        "compare variants at equal budget, they are not the paper's accuracies.",
+    ]
+    return "\n".join(lines)
+
+
+def study_plot(study: Study, rows: list[dict[str, Any]], path: Path) -> Path:
+    import numpy as np
+
+    if study.name == "windows":
+        fig, axes = new_figure(width=5.2, height=4.0)
+        ax = axes[0][0]
+        ws = sorted({r["x"][0] for r in rows})
+        ss = sorted({r["x"][1] for r in rows})
+        grid = np.full((len(ws), len(ss)), np.nan)
+        for r in rows:
+            grid[ws.index(r["x"][0]), ss.index(r["x"][1])] = r["top1_median"]
+        im = ax.imshow(grid, cmap="viridis", origin="lower")
+        for i in range(len(ws)):
+            for j in range(len(ss)):
+                if not np.isnan(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", color="w", fontsize=9)
+        ax.set_xticks(range(len(ss)), [str(s) for s in ss])
+        ax.set_yticks(range(len(ws)), [str(w) for w in ws])
+        ax.set_xlabel("temporal stride")
+        ax.set_ylabel("temporal window (frames)")
+        fig.colorbar(im, ax=ax, label="test top-1 (%)")
+        ax.set_title(study.title, fontsize=9)
+        return save_figure(fig, path)
+    if study.name == "frames":
+        fig, axes = new_figure(ncols=2, width=4.8, height=3.6)
+        ax = axes[0][0]
+        xs = [r["x"] for r in rows]
+        ax.plot(xs, [r["top1_median"] for r in rows], marker="o", color="#4c72b0")
+        ax.set_xlabel("training frames")
+        ax.set_ylabel("test top-1 (%)")
+        ax.set_xticks(xs)
+        ax.set_title("Fig. 7b: training frames", fontsize=10)
+        ax = axes[0][1]
+        for r in rows:
+            sweep = r["runs"][0].get("frame_sweep") or []
+            if sweep:
+                ax.plot([s["num_frames"] for s in sweep], [s["top1"] for s in sweep], marker="o",
+                        label=f"trained with {r['x']}")
+        ax.set_xlabel("test frames")
+        ax.set_ylabel("test top-1 (%)")
+        ax.legend(fontsize=8)
+        ax.set_title("Fig. A1: test-frame sweep", fontsize=10)
+        return save_figure(fig, path)
+    fig, axes = new_figure(width=7.5, height=0.5 * len(rows) + 1.5)
+    ax = axes[0][0]
+    for i, r in enumerate(rows):
+        color = "#c44e52" if r["label"] == study.reference else "#4c72b0"
+        ax.barh(i, r["top1_median"], color=color, alpha=0.8)
+        ax.plot(r["top1"], [i] * len(r["top1"]), "k.", ms=6)
+        ax.annotate(f"{r['top1_median']:.1f}", (r["top1_median"], i), xytext=(3, -3), textcoords="offset points",
+                    fontsize=8)
+    ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(100 / 14, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xlabel("test top-1 (%): bar = median over seeds, dots = seeds")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(study.title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def run_study(name: str, out: Path, seeds: int | None = None, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
+    """Train every (variant, seed) of study ``name`` that is not cached, then write its table, plot and JSON."""
+    from rich.console import Console
+
+    from deformer3d.config import load_config
+
+    all_studies = studies()
+    if name not in all_studies:
+        raise UserError(f"unknown study '{name}'; valid: {', '.join(all_studies)}")
+    study = all_studies[name]
+    console = Console(stderr=True)
+    machine = machine_info()
+    t0 = time.perf_counter()
+    data_dir = ensure_data(runs_dir / "data")
+    runs: dict[str, list[dict[str, Any]]] = {}
+    costs: dict[str, dict] = {}
+    todo = [(v, s) for v in study.variants for s in (v.seeds[:seeds] if seeds else v.seeds)]
+    for i, (v, seed) in enumerate(todo):
+        overrides = [*v.overrides, *study.extra_overrides]
+        console.print(f"[bold]{name}[/] {i + 1}/{len(todo)}: {v.label}, seed {seed}", highlight=False)
+        rec = train_run(overrides, seed, data_dir, runs_dir)
+        took = "cached" if rec["cached"] else f"{rec['seconds']:.0f} s"
+        console.print(f"   top-1 {rec['top1']:.1f}%  ({took})")
+        runs.setdefault(v.label, []).append(rec)
+        if v.label not in costs:
+            costs[v.label] = model_cost(overrides)
+    rows = aggregate(study, runs, costs)
+    base = load_config(STUDY_CONFIG)
+    all_runs = [r for rs in runs.values() for r in rs]
+    payload = {
+        "suite": name, "machine": machine, "title": study.title,
+        "budget": {"data": DATA, "config": str(STUDY_CONFIG.relative_to(PROJECT_ROOT)),
+                   "epochs": base.trainer.max_epochs, "batch_size": base.data.batch_size, "lr": base.optim.lr,
+                   "num_test": all_runs[0].get("num_test")},
+        "rows": rows, "train_seconds": sum(r["seconds"] for r in all_runs),
+        "cached_runs": sum(bool(r["cached"]) for r in all_runs),
+    }
+    payload["verdict"] = VERDICTS[name](rows)
+    payload["duration_s"] = time.perf_counter() - t0
+    d = suite_dir(out, name)
+    write_results(d, payload, study_markdown(study, rows, payload))
+    study_plot(study, rows, d / f"{name}.png")
+    for line in payload["verdict"]:
+        console.print(line, highlight=False)
+    return payload
