@@ -74,6 +74,9 @@ class DataConfig:
     fold: int = 1  # official split number for datasets with several (HMDB51 1..3)
     protocol: str = ""  # NTU: ntu60_xsub | ntu60_xview | ntu120_xsub | ntu120_xset
     video_root: str = ""  # videos kept apart from the annotations (NTU RGB, PennAction frames); "" = under root
+    # > 0: validation = this stratified fraction of the training split (for annotations without a val split:
+    # PennAction, NTU, FineGYM); training uses the rest and data.splits.val is ignored
+    val_fraction: float = 0.0
 
 
 @dataclass
