@@ -1,0 +1,208 @@
+"""``deformer3d train``: config -> Lightning Trainer -> checkpoints -> test-split evaluation and report.
+
+Run folder (``trainer.out_dir``)::
+
+    config.yaml              the resolved config (all defaults and overrides filled in)
+    checkpoints/best.ckpt    best validation top-1
+    checkpoints/last.ckpt    end of the latest epoch (``--resume last`` continues from it)
+    tb/                      TensorBoard logs (``tensorboard --logdir <out_dir>/tb``)
+    history.json             per-epoch metrics (for the training-curve plot)
+    eval/                    results.json, report.md, confusion matrix PNG/CSV, per-class CSV, plots
+
+Several GPUs / nodes: ``trainer.devices=4 trainer.strategy=ddp`` (and ``trainer.num_nodes`` under SLURM, where
+Lightning reads the SLURM environment of ``srun``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from deformer3d.config import ExperimentConfig, load_config, save_config
+from deformer3d.engine.checkpoint import CheckpointError, SafeCheckpointIO
+from deformer3d.engine.datamodule import ActionDataModule
+from deformer3d.engine.module import ActionModule
+
+MONITOR = "val/top1"
+INFERENCE_DATA_KEYS = ("num_frames", "image_size", "resize_short", "layout", "max_persons", "test_sampler",
+                       "frame_interval")
+
+
+def data_info(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The data settings an exported model needs at inference (CONTRACTS.md, exported ``config.json``)."""
+    d = asdict(cfg.data)
+    return {k: d[k] for k in INFERENCE_DATA_KEYS}
+
+
+def resolve_precision(cfg: ExperimentConfig) -> str:
+    """``auto``: bf16 (or fp16) mixed precision on a GPU, fp32 on CPU. fp16 AMP is GPU-only."""
+    on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (
+        cfg.trainer.accelerator == "auto" and torch.cuda.is_available()
+    )
+    precision = cfg.trainer.precision
+    if precision == "auto":
+        if not on_gpu:
+            return "32-true"
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    if precision == "16-mixed" and not on_gpu:
+        warnings.warn("trainer.precision=16-mixed needs a GPU; training in 32-true on CPU", stacklevel=2)
+        return "32-true"
+    return precision
+
+
+class History(Callback):
+    """Per-epoch metrics in ``history.json`` (rank 0). The rows also live in the checkpoint (callback state), so a
+    resumed run continues the same history."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = list(state_dict.get("rows", []))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # runs before the checkpoint callbacks of this hook (Lightning orders those last): the saved state has it
+        epoch = trainer.current_epoch
+        row: dict[str, float] = {"epoch": epoch, "step": trainer.global_step}
+        for k, v in trainer.callback_metrics.items():
+            if not k.endswith("_step"):
+                row[k.removesuffix("_epoch")] = float(v)
+        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
+        if trainer.is_global_zero:
+            self.path.write_text(json.dumps(self.rows, indent=1))
+
+
+def resolve_resume(resume: str | Path | None, ckpt_dir: Path) -> Path | None:
+    if resume is None or str(resume) == "":
+        return None
+    path = ckpt_dir / "last.ckpt" if str(resume) == "last" else Path(resume)
+    if not path.is_file():
+        raise CheckpointError(f"--resume: checkpoint not found: {path}")
+    return path
+
+
+def build_trainer(cfg: ExperimentConfig, run_dir: Path, *, max_steps: int = -1) -> L.Trainer:
+    """The Lightning Trainer for ``cfg``, logging and checkpointing under ``run_dir``."""
+    t = cfg.trainer
+    ckpt_dir = run_dir / "checkpoints"
+    best = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=MONITOR,
+        mode="max",
+        save_top_k=1,
+        enable_version_counter=False,  # one best.ckpt per run, overwritten when validation improves
+        auto_insert_metric_name=False,
+    )
+    # "last" as its own callback: Lightning 2.6's save_last only writes when a top-k checkpoint was written
+    last = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    callbacks: list[Callback] = [best, last, LearningRateMonitor("step"), History(run_dir / "history.json")]
+    if t.progress:
+        callbacks.append(RichProgressBar(leave=True))
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=resolve_precision(cfg),
+        max_epochs=t.max_epochs,
+        max_steps=max_steps,
+        deterministic=t.deterministic,
+        default_root_dir=run_dir,
+        logger=TensorBoardLogger(save_dir=str(run_dir), name="tb", version=""),
+        callbacks=callbacks,
+        plugins=[SafeCheckpointIO()],
+        log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=cfg.optim.grad_clip or None,
+        enable_progress_bar=t.progress,
+        enable_model_summary=t.progress,
+        num_sanity_val_steps=0,  # a sanity pass would consume RNG state differently on resume
+        use_distributed_sampler=False,  # the datamodule shards with its own epoch-seeded sampler
+    )
+
+
+def train_from_config(
+    config_path: str | Path | None,
+    overrides: list[str] | None = None,
+    resume: str | Path | None = None,
+    *,
+    evaluate: bool = True,
+    cfg: ExperimentConfig | None = None,
+) -> dict[str, Any]:
+    """Train the experiment of ``config_path`` (+ dot-list ``overrides``), then evaluate the best checkpoint.
+
+    ``resume``: a checkpoint path, or ``"last"`` for ``<out_dir>/checkpoints/last.ckpt``; training continues
+    exactly where it stopped (same batches, augmentations and schedule as an uninterrupted run).
+    Returns ``{"run_dir", "best", "last", "results"}`` (results of the test-split evaluation, or None).
+    """
+    cfg = cfg or load_config(config_path, overrides)
+    run_dir = Path(cfg.trainer.out_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resume_path = resolve_resume(resume, run_dir / "checkpoints")
+    datamodule, module = build_module_and_data(cfg)
+    trainer = build_trainer(cfg, run_dir)
+    if trainer.is_global_zero:
+        save_config(cfg, run_dir / "config.yaml")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_path) if resume_path else None)
+
+    ckpt_cb = trainer.checkpoint_callback
+    best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
+    last = run_dir / "checkpoints" / "last.ckpt"
+    results = None
+    if evaluate and trainer.is_global_zero:
+        from rich.console import Console
+
+        from deformer3d.engine.evaluate import evaluate_checkpoint, print_summary
+
+        results = evaluate_checkpoint(cfg, best if best and best.is_file() else last, run_dir / "eval")
+        print_summary(results, Console())
+    return {"run_dir": run_dir, "best": best, "last": last, "results": results, "trainer": trainer}
+
+
+def build_module_and_data(cfg: ExperimentConfig) -> tuple[ActionDataModule, ActionModule]:
+    """The datamodule and the LightningModule of ``cfg`` (the model decides which modalities are loaded)."""
+    from deformer3d.models import build_model
+
+    # the class list comes from the training split; the model tells which inputs it needs
+    probe_model = build_model(dict(cfg.model), max(cfg.data.num_classes, 2))
+    need_video = bool(getattr(probe_model, "uses_video", True))
+    need_pose = bool(getattr(probe_model, "uses_pose", False))
+    del probe_model
+    # seeded after the probe so the weights depend only on trainer.seed
+    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    datamodule = ActionDataModule(cfg.data, need_video=need_video, need_pose=need_pose, seed=cfg.trainer.seed)
+    class_names = datamodule.class_names
+    module = ActionModule(
+        model_cfg=dict(cfg.model),
+        num_classes=len(class_names),
+        class_names=class_names,
+        optim=asdict(cfg.optim),
+        data_info=data_info(cfg),
+    )
+    if cfg.trainer.compile:
+        module.model.compile()  # in place: state-dict keys stay those of the plain model
+    return datamodule, module
