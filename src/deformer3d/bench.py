@@ -16,6 +16,7 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
 ``frames``     number of training frames (Fig. 7b) and the test-frame sweep (Fig. A1)
 ``explain``    deformable sampling points and per-joint attention figures (paper Figs. 5, 6)
 ``studies``    ablation + tokens + windows + frames
+``summary``    regenerate the summary page (``benchmarks/README.md``) from the results
 ``all``        every suite above (hours on a 2-core CPU; run the suites one by one instead)
 =============  ==================================================================================================
 """
@@ -72,6 +73,19 @@ def _explain(out: Path) -> None:
     run_explain(out)
 
 
+def _summary(out: Path) -> None:
+    from deformer3d.benchmarks_summary import write_summary
+
+    path = write_summary(out, summary_path(out))
+    console.print(f"summary -> {path}")
+
+
+def summary_path(out: Path) -> Path:
+    """Where the summary of ``out`` goes: ``benchmarks/README.md`` for ``benchmarks/results``, else inside ``out``."""
+    out = Path(out)
+    return out.parent / "README.md" if out.name == "results" and out.parent.name == "benchmarks" else out / "README.md"
+
+
 SUITES: dict[str, Callable[[Path], None]] = {
     "cost": _cost,
     "scaling": _scaling,
@@ -82,10 +96,11 @@ SUITES: dict[str, Callable[[Path], None]] = {
     "windows": _study("windows"),
     "frames": _study("frames"),
     "explain": _explain,
+    "summary": _summary,
 }
 GROUPS: dict[str, list[str]] = {
     "studies": ["ablation", "tokens", "windows", "frames"],
-    "all": list(SUITES),
+    "all": [name for name in SUITES if name != "summary"],
 }
 
 
@@ -113,3 +128,5 @@ def run_bench(out: Path, suite: str = "cost") -> None:
         t0 = time.perf_counter()
         SUITES[name](out)
         console.print(f"[green]{name}[/] finished in {time.perf_counter() - t0:.0f} s -> {out / name}")
+    if "summary" not in resolve_suites(suite):
+        _summary(out)  # keep the summary page in step with the results

@@ -196,7 +196,11 @@ def info(
 @user_errors
 def bench(
     out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-    suite: Annotated[str, typer.Option(help="cost | scaling | data | compile | all")] = "cost",
+    suite: Annotated[
+        str,
+        typer.Option(help="cost | scaling | data | compile | ablation | tokens | windows | frames | explain | "
+                     "studies | summary | all (comma-separate several)"),
+    ] = "cost",
 ) -> None:
     """Benchmarks: parameters, FLOPs, latency, memory, scaling; writes JSON, markdown and plots."""
     from deformer3d.bench import run_bench

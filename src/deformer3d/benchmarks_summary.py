@@ -1,0 +1,83 @@
+"""``benchmarks/README.md``: the summary of every suite's results, generated from their ``results.{json,md}``.
+
+No number is typed by hand: each section embeds the suite's own markdown table and links its plot. Regenerated
+after every ``deformer3d bench`` run into the default results folder, or with ``--suite summary``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from deformer3d.benchmarks_common import machine_line
+
+ORDER = [
+    ("cost", "Cost: parameters, FLOPs, latency, memory", "cost.png"),
+    ("scaling", "Scaling of the attention modules (appendix A1 / A2)", "scaling.png"),
+    ("data", "Data pipeline vs model consumption", "data.png"),
+    ("compile", "torch.compile and SDPA on CPU", "compile.png"),
+    ("ablation", "Attention-module ablation (Table 4)", "ablation.png"),
+    ("tokens", "Cross-modal tokens (Table 5)", "tokens.png"),
+    ("windows", "Temporal window x stride (Fig. 7a)", "windows.png"),
+    ("frames", "Training frames and test-frame sweep (Fig. 7b, A1)", "frames.png"),
+    ("explanations", "Explanations (Figs. 5, 6)", None),
+]
+
+
+def _body(md: str) -> str:
+    """A suite's markdown without its H1 title and machine line (the summary states the machine once)."""
+    lines = md.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    lines = [ln for ln in lines if not ln.startswith("Machine: ")]
+    # demote the suite's own headings below the summary's section heading
+    lines = ["#" + ln if ln.startswith("## ") else ln for ln in lines]
+    return "\n".join(lines).strip()
+
+
+def write_summary(results_dir: Path, readme: Path) -> Path:
+    results_dir = Path(results_dir)
+    rel = Path(results_dir.name) if readme.parent == results_dir.parent else results_dir
+    sections = []
+    machines = []
+    for suite, title, png in ORDER:
+        d = results_dir / suite
+        if not (d / "results.json").is_file():
+            sections.append(f"## {title}\n\nNot run yet: `deformer3d bench --suite {_command(suite)}`.")
+            continue
+        payload = json.loads((d / "results.json").read_text())
+        if payload.get("machine"):
+            machines.append(payload["machine"])
+        dur = payload.get("duration_s")
+        head = f"## {title}\n\n`deformer3d bench --suite {_command(suite)}`" + (
+            f" — this run took {dur / 60:.1f} min; measured {payload['machine']['date_utc']} UTC (1-min load average "
+            f"at start {payload['machine'].get('load_avg_1m_at_start')})." if dur and payload.get("machine") else "."
+        )
+        body = _body((d / "results.md").read_text())
+        img = f"\n\n![{suite}]({rel / suite / png})" if png and (d / png).is_file() else ""
+        if suite == "explanations":
+            pngs = sorted(p.name for p in d.glob("*.png"))
+            img = "\n\n" + "\n".join(f"![{p}]({rel / suite / p})" for p in pngs if p.endswith(
+                ("deformable.png", "joints.png")))
+            body = body.replace("](", f"]({rel / suite}/")
+        sections.append(f"{head}\n\n{body}{img}")
+    machine = machine_line(machines[-1]) if machines else "No results yet."
+    text = "\n\n".join([
+        "# Benchmarks and the paper's studies",
+        "Every number below is read from `benchmarks/results/<suite>/results.json`, written by the command shown "
+        "with its section (regenerate this page with `deformer3d bench --suite summary`). Latencies are medians "
+        "over repeated runs with the inter-quartile range (IQR); study accuracies are medians over seeds with half "
+        "the min..max range.",
+        f"{machine} The CPU was shared with other work while measuring: the load average at the "
+        "start of each suite is given with it, and absolute latencies are upper bounds; ratios and exponents are "
+        "the robust numbers.",
+        "GPU: no GPU on this machine. The cost suite's GPU path (CUDA, bf16 autocast, SDPA, `torch.compile`) runs "
+        "automatically where `torch.cuda.is_available()`; here its column reads \"not measured: no GPU\".",
+        *sections,
+    ])
+    readme.write_text(text.rstrip() + "\n")
+    return readme
+
+
+def _command(suite: str) -> str:
+    return "explain" if suite == "explanations" else suite
