@@ -16,6 +16,7 @@ Lightning reads the SLURM environment of ``srun``).
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -80,8 +81,10 @@ class History(Callback):
             if not k.endswith("_step"):
                 row[k.removesuffix("_epoch")] = float(v)
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
-        if trainer.is_global_zero:
-            self.path.write_text(json.dumps(self.rows, indent=1))
+        if trainer.is_global_zero:  # replaced atomically: readers (plots, a watching user) never see half a file
+            tmp = self.path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(self.rows, indent=1))
+            os.replace(tmp, self.path)
 
 
 def resolve_resume(resume: str | Path | None, ckpt_dir: Path) -> Path | None:
@@ -196,6 +199,7 @@ def build_module_and_data(cfg: ExperimentConfig) -> tuple[ActionDataModule, Acti
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     datamodule = ActionDataModule(cfg.data, need_video=need_video, need_pose=need_pose, seed=cfg.trainer.seed)
     class_names = datamodule.class_names
+    datamodule.dataset("val")  # a bad or empty validation split fails here, before the Trainer starts
     module = ActionModule(
         model_cfg=dict(cfg.model),
         num_classes=len(class_names),
