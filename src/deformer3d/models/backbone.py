@@ -9,6 +9,7 @@ its own tokens downstream.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -70,7 +71,14 @@ class MC3Backbone(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
-        """``video (B, 3, T, H, W)`` -> ``F_a (B, C, T, H/2, W/2)``, ``F_b (B, 4C, T, H/8, W/8)``."""
+        """``video (B, 3, T, H, W)`` -> ``F_a (B, C, T, H/2, W/2)``, ``F_b (B, 4C, T, H/8, W/8)``.
+
+        Both outputs are in ``channels_last_3d`` memory: oneDNN's 3D convs run ~1.5-2x faster on it on CPU (small
+        channel counts vectorise over C), and the tokenizers read F_a / F_b channels-last anyway, so their
+        ``(B, T, H, W, C)`` views are free. The weights stay contiguous (oneDNN reorders them per call, a few KB),
+        so state dicts and safetensors files are unchanged.
+        """
+        video = video.contiguous(memory_format=torch.channels_last_3d)
         f_a = self.layer1(self.stem(video))
         f_b = self.layer3(self.layer2(f_a))
         return f_a, f_b

@@ -84,12 +84,16 @@ class HeatmapPoseTokenizer(nn.Module):
 
     def forward(self, f_a: Tensor, pose: Tensor) -> Tensor:
         """``f_a (B, C, T, h, w)``, ``pose (B, T, R, 3)`` -> ``(B, T, R, d)``."""
-        heat = gaussian_heatmaps(pose[..., :2], f_a.shape[-2], f_a.shape[-1], self.sigma)
+        b, _, t, h, w = f_a.shape
+        heat = gaussian_heatmaps(pose[..., :2], h, w, self.sigma)
         heat = heat * pose[..., 2, None, None]  # score-weighted: missing joints contribute nothing
-        pooled = torch.einsum("bcthw,btrhw->btrc", f_a, heat)
+        heat = rearrange(heat, "b t r h w -> (b t) r (h w)")
+        # one batched matmul per frame: (B T, R, h w) x (B T, h w, C); free view when F_a is channels-last
+        feats = rearrange(f_a, "b c t h w -> (b t) (h w) c")
+        pooled = torch.bmm(heat, feats)
         # normalising by the heatmap mass makes the token a weighted mean of features, whatever sigma / grid size
-        mass = heat.sum(dim=(-2, -1)).unsqueeze(-1)
-        pooled = pooled / mass.clamp_min(1e-6)
+        mass = heat.sum(dim=-1, keepdim=True)
+        pooled = rearrange(pooled / mass.clamp_min(1e-6), "(b t) r c -> b t r c", b=b)
         return self.embed(self.proj(pooled))
 
 
