@@ -111,6 +111,7 @@ class TrainerConfig:
     accumulate_grad_batches: int = 1
     compile: bool = False
     progress: bool = True
+    num_threads: int = 0  # torch CPU threads of the training process (0 = torch's default, one per core)
 
 
 @dataclass
