@@ -166,6 +166,8 @@ def train_from_config(
     run_dir = Path(cfg.trainer.out_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_path = resolve_resume(resume, run_dir / "checkpoints")
+    if cfg.trainer.num_threads > 0:
+        torch.set_num_threads(cfg.trainer.num_threads)
     datamodule, module = build_module_and_data(cfg)
     trainer = build_trainer(cfg, run_dir)
     if trainer.is_global_zero:
