@@ -49,6 +49,19 @@ def test_train_writes_run_folder_and_report(tiny):
         assert png in report and (run / "eval" / png).stat().st_size > 1000
     assert out["results"]["top1"] == res["top1"]
 
+    # export: safetensors folder that rebuilds the same model (no pickle) and predicts the same logits
+    from deformer3d.engine.checkpoint import load_module
+    from deformer3d.engine.export import export_checkpoint, load_exported
+
+    model_dir = export_checkpoint(run / "checkpoints" / "best.ckpt", tmp / "model")
+    assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "labels.json", "model.safetensors"]
+    model, info = load_exported(model_dir)
+    assert info["labels"] == CLASSES and info["num_classes"] == 4 and info["data"]["num_frames"] == 8
+    module, _ = load_module(run / "checkpoints" / "best.ckpt")
+    pose = torch.rand(2, 8, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(model(pose=pose).logits, module.model(pose=pose).logits)
+
 
 def test_val_carved_from_train_is_stratified_and_disjoint(tiny):
     tmp, data = tiny
