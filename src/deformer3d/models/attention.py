@@ -11,6 +11,8 @@ Shapes: ``B`` batch, ``T`` frames, ``h x w`` RGB token grid, ``R`` pose tokens p
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
@@ -74,10 +76,21 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         x = self.norm(x)
         context = x if context is None else self.norm(context)
-        q = rearrange(self.to_q(x), "b n (h e) -> b h n e", h=self.heads)
-        k, v = (
-            rearrange(t, "b m (h e) -> b h m e", h=self.heads) for t in self.to_kv(context).chunk(2, dim=-1)
-        )
+        k, v = self.to_kv(context).chunk(2, dim=-1)
+        out, weights = self.attend(self.to_q(x), k, v, need_weights)
+        return self.to_out(out), weights
+
+    def qkv(self, x: Tensor) -> Tensor:
+        """``(..., d)`` -> ``(..., 3d)`` = ``[q || k || v]`` of already-normalised tokens, in one matmul (the
+        same products as ``to_q`` and ``to_kv``)."""
+        weight = torch.cat([self.to_q.weight, self.to_kv.weight])
+        bias = torch.cat([self.to_q.bias, self.to_kv.bias])
+        return F.linear(x, weight, bias)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Projected ``q (B, N, d)``, ``k, v (B, M, d)`` -> attention output ``(B, N, d)`` *before* ``to_out``
+        and, with ``need_weights``, the ``(B, M)`` attention mass per key."""
+        q, k, v = (rearrange(t, "b n (h e) -> b h n e", h=self.heads) for t in (q, k, v))
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
         weights = None
         if need_weights:
@@ -89,7 +102,7 @@ class MultiHeadAttention(nn.Module):
                 )  # (B, heads, n, M)
                 weights += attn.sum(dim=(1, 2))
             weights /= q.shape[1] * q.shape[2]
-        return self.to_out(rearrange(out, "b h n e -> b n (h e)")), weights
+        return rearrange(out, "b h n e -> b n (h e)"), weights
 
 
 # ----------------------------------------------------------------------------------------------- windows
@@ -117,13 +130,28 @@ def window_index(length: int, window: int, stride: int | None = None, device=Non
     return starts[:, None] + torch.arange(window, device=device)[None, :]
 
 
-def average_windows(values: Tensor, index: Tensor, length: int) -> Tensor:
+@functools.lru_cache(maxsize=64)
+def window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Cached ``(index, counts)``: :func:`window_index` and the ``(length,)`` number of windows holding each item
+    (float32), so a forward pass builds no index tensors. Callers must not modify them in place."""
+    # never cache inference tensors: a layout first built under inference_mode (e.g. a sanity-check validation
+    # step) must still be usable when training
+    with torch.inference_mode(False):
+        index = window_index(length, window, stride, device=device)
+        counts = torch.bincount(index.reshape(-1), minlength=length).float()
+    if bool((counts == 0).any()):
+        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
+    return index, counts
+
+
+def average_windows(values: Tensor, index: Tensor, length: int, counts: Tensor | None = None) -> Tensor:
     """Scatter window outputs back to their items, averaging items that fall in several windows.
 
     Args:
         values: ``(B, num_windows, window, ...)`` one output per window item.
         index: ``(num_windows, window)`` item of each window position (from :func:`window_index`).
         length: number of items.
+        counts: ``(length,)`` windows per item (from :func:`window_layout`); computed from ``index`` if None.
 
     Returns:
         ``(B, length, ...)``.
@@ -132,9 +160,11 @@ def average_windows(values: Tensor, index: Tensor, length: int) -> Tensor:
     flat = values.flatten(1, 2)  # (B, num_windows * window, ...)
     out = values.new_zeros((values.shape[0], length) + tuple(values.shape[3:]))
     out.index_add_(1, flat_index, flat)
-    counts = torch.bincount(flat_index, minlength=length).to(values.dtype)
-    if bool((counts == 0).any()):
-        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
+    if counts is None:
+        counts = torch.bincount(flat_index, minlength=length)
+        if bool((counts == 0).any()):
+            raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
+    counts = counts.to(values.dtype)
     return out / counts.reshape((1, length) + (1,) * (values.ndim - 3))
 
 
@@ -143,7 +173,9 @@ class WindowedAttention(nn.Module):
 
     ``units (B, L, K, d)``: L items (joints or frames) of K tokens each; windows of ``window`` items (stride
     ``stride``, default ``window // 2``; ``window=None`` = one window over all L, i.e. full attention). ``shared (B, S, d)`` tokens
-    join every window; every token's output is the average of its outputs over the windows holding it.
+    join every window; every token's output is the average of its outputs over the windows holding it (the
+    attention output is averaged before the output projection, which is affine, so this is the same as averaging
+    projected outputs; its dropout then acts once per token).
     Returns ``units``, ``shared`` and, with ``need_weights``, ``(B, L, K)`` attention mass per unit token.
     """
 
@@ -171,25 +203,30 @@ class WindowedAttention(nn.Module):
         self, units: Tensor, shared: Tensor | None = None, need_weights: bool = False
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         b, length, k, _ = units.shape
-        index = window_index(length, self.window or length, self.stride, device=units.device)  # (n, w)
+        index, counts = window_layout(length, self.window or length, self.stride, units.device)  # (n, w), (L,)
         n, w = index.shape
-        # gather each window's items into one sequence: (B * n, w * K [+ S], d)
-        seq = rearrange(units[:, index], "b n w k d -> (b n) (w k) d")
+        attn = self.attn
+        # LN and the q/k/v projections act per token: run them once per token, then gather the windows (a token
+        # in several windows would otherwise be normalised and projected once per window)
+        qkv = attn.qkv(attn.norm(units))  # (B, L, K, 3d)
+        seq = rearrange(qkv[:, index], "b n w k c -> (b n) (w k) c")  # (B * n, w * K [+ S], 3d)
         if shared is not None:
-            seq = torch.cat([seq, repeat(shared, "b s d -> (b n) s d", n=n)], dim=1)
-        delta, weights = self.attn(seq, need_weights=need_weights)
-        # tokens in several windows get the mean of their window outputs (all windows saw the same input)
-        unit_delta = rearrange(delta[:, : w * k], "(b n) (w k) d -> b n w k d", b=b, w=w)
-        units = units + self.drop_path(average_windows(unit_delta, index, length))
+            shared_qkv = attn.qkv(attn.norm(shared))  # (B, S, 3d)
+            seq = torch.cat([seq, repeat(shared_qkv, "b s c -> (b n) s c", n=n)], dim=1)
+        out, weights = attn.attend(*seq.chunk(3, dim=-1), need_weights=need_weights)  # (B * n, w K [+ S], d)
+        # tokens in several windows get the mean of their window outputs (all windows saw the same input); to_out
+        # is affine, so projecting the mean once equals averaging the projected window outputs
+        unit_out = rearrange(out[:, : w * k], "(b n) (w k) d -> b n w k d", b=b, w=w)
+        units = units + self.drop_path(attn.to_out(average_windows(unit_out, index, length, counts)))
         units = units + self.drop_path(self.ff(units))
         if shared is not None:
-            shared_delta = rearrange(delta[:, w * k :], "(b n) s d -> b n s d", b=b).mean(dim=1)
-            shared = shared + self.drop_path(shared_delta)
+            shared_out = rearrange(out[:, w * k :], "(b n) s d -> b n s d", b=b).mean(dim=1)
+            shared = shared + self.drop_path(attn.to_out(shared_out))
             shared = shared + self.drop_path(self.ff(shared))
         unit_weights = None
         if weights is not None:
             unit_weights = rearrange(weights[:, : w * k], "(b n) (w k) -> b n w k", b=b, w=w)
-            unit_weights = average_windows(unit_weights, index, length)
+            unit_weights = average_windows(unit_weights, index, length, counts)
         return units, shared, unit_weights
 
 
