@@ -36,8 +36,13 @@ from deformer3d.errors import UserError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STUDY_CONFIG = PROJECT_ROOT / "benchmarks" / "configs" / "study.yaml"
 RUNS_DIR = PROJECT_ROOT / "runs" / "bench" / "studies"
-# SynthActions for the studies: 30 clips per class (train 294 / val 56 / test 70), 48 px, 24..40 frames
-DATA = {"clips": 420, "seed": 0, "size": 48, "frames": (24, 40)}
+# SynthActions for the studies: 40 clips per class at 40 px, 24..40 frames, nuisances at 0.3 of the default, and
+# six of the 14 classes -- an order pair (sit_down / stand_up), an object pair (drink / phone_call) and two plain
+# actions -- so that a tiny model learns something within a CPU budget of minutes. Per class 28 train / 6 val /
+# 6 test clips.
+DATA = {"clips": 560, "seed": 0, "size": 40, "frames": [24, 40], "difficulty": 0.3,
+        "classes": ["sit_down", "stand_up", "drink", "phone_call", "wave", "kick"]}
+SUBSET_ANN = "synthactions_subset.pkl"
 
 
 @dataclass
@@ -79,14 +84,15 @@ def studies() -> dict[str, Study]:
             Variant("none (mean of RGB and pose tokens)", ["model.modal_tokens=none"], two),
         ], "cross (M_CLS, M_RGB, M_pose)"),
         "windows": Study("windows", "Temporal window size x stride (paper Fig. 7a), 8 training frames", [
-            Variant(f"window {w}, stride {s}", [f"model.temporal_window={w}", f"model.temporal_stride={s}"]
-                    if (w, s) != (4, 2) else [], [0], x=(w, s))
-            for w, s in ((2, 1), (2, 2), (4, 1), (4, 2), (4, 4), (6, 3))
+            Variant(f"window {w}, stride {st}", [f"model.temporal_window={w}", f"model.temporal_stride={st}"]
+                    if (w, st) != (4, 2) else [], [0], x=(w, st))
+            for w, st in ((2, 1), (2, 2), (4, 2), (4, 4), (6, 3))
         ], "window 4, stride 2"),
         "frames": Study("frames", "Number of training frames (paper Fig. 7b) and test-frame sweep (Fig. A1)", [
-            Variant(f"{t} training frames", [f"model.num_frames={t}", f"data.num_frames={t}"], [0], x=t)
-            for t in (4, 6, 8, 12)
-        ], "8 training frames", extra_overrides=["eval.frame_sweep=[2,4,6,8,12]"]),
+            Variant(f"{t} training frames", [f"model.num_frames={t}", f"data.num_frames={t}"] if t != 8 else [],
+                    [0], x=t)
+            for t in (4, 8, 12)
+        ], "8 training frames"),
     }
 
 
@@ -94,11 +100,37 @@ def studies() -> dict[str, Study]:
 
 
 def ensure_data(data_dir: Path) -> Path:
-    from deformer3d.engine.demo import ensure_synthactions
+    """SynthActions with the studies' settings :data:`DATA` in ``data_dir`` (regenerated when they change)."""
+    from deformer3d.data.synthetic import write_synthactions
 
-    ensure_synthactions(data_dir, clips=DATA["clips"], seed=DATA["seed"], size=DATA["size"],
-                        frames=DATA["frames"])
+    marker = data_dir / "bench_params.json"
+    params = json.loads(json.dumps(DATA))
+    if marker.is_file() and json.loads(marker.read_text()) == params:
+        return data_dir
+    marker.unlink(missing_ok=True)  # a half-written folder must not look complete
+    write_synthactions(data_dir, num_clips=DATA["clips"], seed=DATA["seed"], size=DATA["size"],
+                       frame_range=tuple(DATA["frames"]), difficulty=DATA["difficulty"], workers=2)
+    write_class_subset(data_dir / "synthactions.pkl", data_dir / SUBSET_ANN, DATA["classes"])
+    marker.write_text(json.dumps(params))
     return data_dir
+
+
+def write_class_subset(src: Path, dst: Path, classes: list[str]) -> Path:
+    """A pyskl pkl holding only ``classes`` (labels renumbered 0..k-1, splits filtered), beside the videos."""
+    from deformer3d.data import read_pyskl, write_pyskl
+
+    data = read_pyskl(src)
+    names = list(data["class_names"])
+    missing = [c for c in classes if c not in names]
+    if missing:
+        raise UserError(f"{src}: classes {missing} not in its class_names {names}")
+    new_label = {names.index(c): i for i, c in enumerate(classes)}
+    anns = [{**a, "label": new_label[a["label"]]} for a in data["annotations"] if a["label"] in new_label]
+    keep = {a["frame_dir"] for a in anns}
+    split = {k: [f for f in v if f in keep] for k, v in data["split"].items()}
+    extra = {k: v for k, v in data.items() if k not in ("split", "annotations", "class_names")}
+    write_pyskl(dst, anns, split, class_names=list(classes), **extra)
+    return dst
 
 
 def run_key(overrides: list[str], seed: int) -> str:
@@ -114,7 +146,7 @@ def model_cost(overrides: list[str]) -> dict[str, float]:
     from deformer3d.models.flops import count_flops, count_params
 
     cfg = load_config(STUDY_CONFIG, overrides)
-    model = build_model(dict(cfg.model), 14)
+    model = build_model(dict(cfg.model), len(DATA["classes"]))
     inputs = model.example_inputs(1)
     return {"params": count_params(model), "gflops": count_flops(model, **inputs) / 1e9}
 
@@ -128,7 +160,8 @@ def train_run(overrides: list[str], seed: int, data_dir: Path, runs_dir: Path = 
     cached = run_dir / "bench_result.json"
     if cached.is_file():
         return {**json.loads(cached.read_text()), "cached": True}
-    full = [*overrides, f"data.root={data_dir}", f"trainer.out_dir={run_dir}", f"trainer.seed={seed}"]
+    full = [*overrides, f"data.root={data_dir}", f"data.ann_file={SUBSET_ANN}", f"trainer.out_dir={run_dir}",
+            f"trainer.seed={seed}"]
     t0 = time.perf_counter()
     run = train_from_config(STUDY_CONFIG, full)
     seconds = time.perf_counter() - t0
@@ -254,10 +287,12 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
         "",
         machine_line(payload["machine"]),
         "",
-        f"**Budget (equal for every run):** SynthActions {b['data']['clips']} clips ({b['data']['size']} px, "
-        f"{b['data']['frames'][0]}..{b['data']['frames'][1]} frames; splits 70/15/15 per class: "
-        f"{b['num_test']} test clips), `{b['config']}` ({b['epochs']} epochs, batch {b['batch_size']}, "
-        f"{b['lr']} AdamW, cosine), tested on the final weights; seeds per variant as listed. "
+        f"**Budget (equal for every run):** SynthActions generated with seed {b['data']['seed']}, "
+        f"{b['data']['size']} px, {b['data']['frames'][0]}..{b['data']['frames'][1]} frames, nuisances x"
+        f"{b['data']['difficulty']}, the {len(b['data']['classes'])} classes {', '.join(b['data']['classes'])} "
+        f"({b['num_train']} train / {b['num_test']} test clips); `{b['config']}`: tiny preset, {b['epochs']} epochs, "
+        f"batch {b['batch_size']}, AdamW lr {b['lr']}, cosine; tested on the final weights; seeds per variant as "
+        "listed (the seed sets the weights and the data order; the data are the same for all runs). "
         f"Top-1 is on the test split; ± is half the min..max range over seeds. Runs took "
         f"{payload['train_seconds'] / 60:.1f} min of training here ({payload['cached_runs']} reused from cache).",
         "",
@@ -268,7 +303,7 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
         "",
         *[f"- {line}" for line in payload["verdict"]],
         "",
-        f"Chance level is {100 / 14:.1f}% (14 classes). These are small models trained briefly on CPU: the numbers "
+        f"Chance level is {100 / len(DATA['classes']):.1f}% ({len(DATA['classes'])} classes). These are small models trained briefly on CPU: the numbers "
         "compare variants at equal budget, they are not the paper's accuracies.",
     ]
     return "\n".join(lines)
@@ -327,11 +362,17 @@ def study_plot(study: Study, rows: list[dict[str, Any]], path: Path) -> Path:
                     fontsize=8)
     ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.axvline(100 / 14, color="gray", ls=":", lw=1, label="chance")
+    ax.axvline(100 / len(DATA["classes"]), color="gray", ls=":", lw=1, label="chance")
     ax.set_xlabel("test top-1 (%): bar = median over seeds, dots = seeds")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(study.title, fontsize=10)
     return save_figure(fig, path)
+
+
+def _num_train(data_dir: Path) -> int:
+    from deformer3d.data import read_pyskl
+
+    return len(read_pyskl(data_dir / SUBSET_ANN)["split"]["train"])
 
 
 def run_study(name: str, out: Path, seeds: int | None = None, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
@@ -367,7 +408,7 @@ def run_study(name: str, out: Path, seeds: int | None = None, runs_dir: Path = R
         "suite": name, "machine": machine, "title": study.title,
         "budget": {"data": DATA, "config": str(STUDY_CONFIG.relative_to(PROJECT_ROOT)),
                    "epochs": base.trainer.max_epochs, "batch_size": base.data.batch_size, "lr": base.optim.lr,
-                   "num_test": all_runs[0].get("num_test")},
+                   "num_test": all_runs[0].get("num_test"), "num_train": _num_train(data_dir)},
         "rows": rows, "train_seconds": sum(r["seconds"] for r in all_runs),
         "cached_runs": sum(bool(r["cached"]) for r in all_runs),
     }
