@@ -8,6 +8,9 @@ Prints one line per configuration (median / min ms per step and per clip over ``
 No pass/fail: timings depend on the machine and its load. To compare two versions of the model under the same
 load, run this script alternately with ``PYTHONPATH=<other checkout>/src`` and compare medians; with
 ``--threads 1`` the CPU-time median is the steadiest figure while other processes share the cores.
+Measured on the shared 2-core box: when other processes keep the cores busy, ``--threads 2`` can be 2-7x
+slower than ``--threads 1`` (OpenMP threads spin at barriers while their partner waits for a core);
+``OMP_WAIT_POLICY=PASSIVE`` in the environment removes most of that penalty.
 """
 
 from __future__ import annotations
