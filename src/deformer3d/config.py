@@ -205,7 +205,12 @@ def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
     Path(path).write_text(to_yaml(cfg))
 
 
-OmegaConf.register_new_resolver("realdata", lambda: str(realdata_root()), replace=True)
+def _realdata_resolver() -> str:
+    return str(realdata_root())
+
+
+_register = getattr(OmegaConf, "register_resolver", None) or OmegaConf.register_new_resolver  # 2.4 renamed it
+_register("realdata", _realdata_resolver, replace=True)
 
 __all__ = [
     "MISSING",
