@@ -66,6 +66,9 @@ def test_time_fn_counts_calls_within_bounds():
     assert t.n == 4 and len(calls) == 6  # 2 warm-up + 4 timed
     t = time_fn(lambda: calls.append(1), warmup=1, repeats=7)
     assert t.n == 7
+    calls.clear()
+    t = time_fn(lambda: calls.append(1), warmup=0, budget_s=0.0, min_repeats=3)
+    assert t.n == 3 and len(calls) == 3  # without warm-up the first timed run sizes the rest and counts
 
 
 def test_peak_rss_sees_a_large_allocation():

@@ -149,20 +149,27 @@ def time_fn(
     sync: Callable[[], None] | None = None,
 ) -> Timing:
     """Time ``fn`` after ``warmup`` calls. Without ``repeats``, as many runs as fit in ``budget_s``
-    (estimated from the warm-up), clamped to ``[min_repeats, max_repeats]``, so slow models get few runs and
-    fast ones many. ``sync`` (e.g. ``torch.cuda.synchronize``) is called around each run for async devices.
+    (estimated from the warm-up, or from the first timed run when ``warmup=0``), clamped to
+    ``[min_repeats, max_repeats]``, so slow models get few runs and fast ones many. ``sync`` (e.g. ``torch.cuda.synchronize``) is called around each run for async devices.
     """
     warm_times = []
-    for _ in range(max(warmup, 1)):
+    for _ in range(warmup):
         t0 = time.perf_counter()
         fn()
         if sync:
             sync()
         warm_times.append(time.perf_counter() - t0)
+    times: list[float] = []
     if repeats is None:
+        if not warm_times:  # no warm-up: the first timed run sizes the rest (the caller warmed up already)
+            t0 = time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            times.append((time.perf_counter() - t0) * 1e3)
+            warm_times.append(times[0] / 1e3)
         per_run = max(min(warm_times), 1e-6)
-        repeats = int(min(max(budget_s / per_run, min_repeats), max_repeats))
-    times = []
+        repeats = int(min(max(budget_s / per_run, min_repeats), max_repeats)) - len(times)
     for _ in range(repeats):
         if sync:
             sync()

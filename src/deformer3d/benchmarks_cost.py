@@ -125,9 +125,10 @@ def measure_one(spec: CostSpec) -> dict[str, Any]:
         with torch.inference_mode():
             model(**kwargs)
 
-    with peak_rss() as mem:  # first timed forward after the FLOP count (which already ran one) is warm
+    with peak_rss() as mem:  # the FLOP count already ran one forward: this one is warm
         fwd()
-    timing = time_fn(fwd, warmup=1, budget_s=spec.budget_s, min_repeats=3, max_repeats=30)
+    # warm-up = the two forwards above (FLOP count, memory); the budget sets the number of timed repeats
+    timing = time_fn(fwd, warmup=0, budget_s=spec.budget_s, min_repeats=3, max_repeats=30)
     result: dict[str, Any] = {
         "label": spec.label,
         "spec": asdict(spec),
