@@ -58,11 +58,14 @@ def _compile(out: Path) -> None:
     run_compile(out)
 
 
+TRAIN_STUDIES = True  # set by run_bench(train=...): studies train missing runs, or report cached ones only
+
+
 def _study(name: str) -> Callable[[Path], None]:
     def run(out: Path) -> None:
         from deformer3d.benchmarks_studies import run_study
 
-        run_study(name, out)
+        run_study(name, out, train=TRAIN_STUDIES)
 
     return run
 
@@ -120,8 +123,11 @@ def resolve_suites(suite: str) -> list[str]:
     return list(dict.fromkeys(names))  # keep order, drop repeats
 
 
-def run_bench(out: Path, suite: str = "cost") -> None:
-    """Run one or more benchmark suites, writing results under ``out/<suite>/``."""
+def run_bench(out: Path, suite: str = "cost", train: bool = True) -> None:
+    """Run one or more benchmark suites, writing results under ``out/<suite>/``. ``train=False``: the studies
+    report their cached runs only (nothing is trained)."""
+    global TRAIN_STUDIES
+    TRAIN_STUDIES = train
     out = Path(out)
     for name in resolve_suites(suite):
         console.rule(f"[bold]bench: {name}")

@@ -158,8 +158,11 @@ def model_cost(overrides: list[str]) -> dict[str, float]:
     return {"params": count_params(model), "gflops": count_flops(model, **inputs) / 1e9}
 
 
-def train_run(overrides: list[str], seed: int, data_dir: Path, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
-    """Train + test one variant/seed through the engine (cached by :func:`run_key`)."""
+def train_run(
+    overrides: list[str], seed: int, data_dir: Path, runs_dir: Path = RUNS_DIR, train: bool = True
+) -> dict[str, Any] | None:
+    """Train + test one variant/seed through the engine (cached by :func:`run_key`); with ``train=False`` only
+    the cached result (None when there is none)."""
     from deformer3d.engine.train import train_from_config
 
     key = run_key(overrides, seed)
@@ -167,6 +170,8 @@ def train_run(overrides: list[str], seed: int, data_dir: Path, runs_dir: Path = 
     cached = run_dir / "bench_result.json"
     if cached.is_file():
         return {**json.loads(cached.read_text()), "cached": True}
+    if not train:
+        return None
     full = [*overrides, f"data.root={data_dir}", f"data.ann_file={SUBSET_ANN}", f"trainer.out_dir={run_dir}",
             f"trainer.seed={seed}"]
     t0 = time.perf_counter()
@@ -258,6 +263,16 @@ def frames_verdict(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def verdict_or_missing(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The study's verdict, or a plain statement of which variants have not been run yet."""
+    missing = [r["label"] for r in rows if r["missing"]]
+    if missing:
+        return [f"**Not determined yet**: {len(missing)} of {len(rows)} variants have no finished run "
+                f"({'; '.join(missing)}). Run `deformer3d bench --suite {name}` to train them (finished runs are "
+                "cached and reused)."]
+    return VERDICTS[name](rows)
+
+
 VERDICTS = {"ablation": ablation_verdict, "tokens": tokens_verdict, "windows": windows_verdict,
             "frames": frames_verdict}
 
@@ -268,11 +283,11 @@ VERDICTS = {"ablation": ablation_verdict, "tokens": tokens_verdict, "windows": w
 def aggregate(study: Study, runs: dict[str, list[dict[str, Any]]], costs: dict[str, dict]) -> list[dict]:
     rows = []
     for v in study.variants:
-        rs = runs[v.label]
+        rs = runs.get(v.label, [])
         top1 = [r["top1"] for r in rs if r.get("top1") is not None]
         med, spread = median_spread(top1)
         rows.append({"label": v.label, "overrides": v.overrides, "x": v.x, "seeds": v.seeds, "runs": rs,
-                     "top1": top1, "top1_median": med, "top1_spread": spread,
+                     "top1": top1, "top1_median": med, "top1_spread": spread, "missing": not top1,
                      "top5_median": median_spread([r["top5"] for r in rs if r.get("top5") is not None])[0],
                      **costs.get(v.label, {})})
     return rows
@@ -282,10 +297,15 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
     ref = next(r for r in rows if r["label"] == study.reference)
     table = []
     for r in rows:
+        if r["missing"]:
+            table.append([r["label"], " ".join(f"`{o}`" for o in r["overrides"]) or "—", "not run yet", "—", "—",
+                          "—", f"{r.get('gflops', float('nan')):.3f}", f"{r.get('params', 0) / 1e3:.0f} k"])
+            continue
         table.append([
             r["label"], " ".join(f"`{o}`" for o in r["overrides"]) or "—",
             ", ".join(f"{t:.1f}" for t in r["top1"]), f"**{r['top1_median']:.1f}** ± {r['top1_spread']:.1f}",
-            f"{r['top1_median'] - ref['top1_median']:+.1f}", f"{r['top5_median']:.1f}",
+            f"{r['top1_median'] - ref['top1_median']:+.1f}" if not ref["missing"] else "—",
+            f"{r['top5_median']:.1f}",
             f"{r.get('gflops', float('nan')):.3f}", f"{r.get('params', 0) / 1e3:.0f} k",
         ])
     b = payload["budget"]
@@ -319,6 +339,12 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
 def study_plot(study: Study, rows: list[dict[str, Any]], path: Path) -> Path:
     import numpy as np
 
+    rows = [r for r in rows if not r["missing"]]  # variants without a finished run are listed in the table
+    if not rows:
+        fig, axes = new_figure(width=5, height=1.5)
+        axes[0][0].text(0.5, 0.5, f"{study.name}: no finished runs yet", ha="center", va="center")
+        axes[0][0].axis("off")
+        return save_figure(fig, path)
     if study.name == "windows":
         fig, axes = new_figure(width=5.2, height=4.0)
         ax = axes[0][0]
@@ -382,8 +408,11 @@ def _num_train(data_dir: Path) -> int:
     return len(read_pyskl(data_dir / SUBSET_ANN)["split"]["train"])
 
 
-def run_study(name: str, out: Path, seeds: int | None = None, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
-    """Train every (variant, seed) of study ``name`` that is not cached, then write its table, plot and JSON."""
+def run_study(
+    name: str, out: Path, seeds: int | None = None, runs_dir: Path = RUNS_DIR, train: bool = True
+) -> dict[str, Any]:
+    """Train every (variant, seed) of study ``name`` that is not cached, then write its table, plot and JSON.
+    ``train=False``: report the cached runs only (variants without one are listed as not run)."""
     from rich.console import Console
 
     from deformer3d.config import load_config
@@ -402,12 +431,15 @@ def run_study(name: str, out: Path, seeds: int | None = None, runs_dir: Path = R
     for i, (v, seed) in enumerate(todo):
         overrides = [*v.overrides, *study.extra_overrides]
         console.print(f"[bold]{name}[/] {i + 1}/{len(todo)}: {v.label}, seed {seed}", highlight=False)
-        rec = train_run(overrides, seed, data_dir, runs_dir)
+        if v.label not in costs:
+            costs[v.label] = model_cost(overrides)
+        rec = train_run(overrides, seed, data_dir, runs_dir, train=train)
+        if rec is None:
+            console.print("   not run yet (no cached result; --no-train)")
+            continue
         took = "cached" if rec["cached"] else f"{rec['seconds']:.0f} s"
         console.print(f"   top-1 {rec['top1']:.1f}%  ({took})")
         runs.setdefault(v.label, []).append(rec)
-        if v.label not in costs:
-            costs[v.label] = model_cost(overrides)
     rows = aggregate(study, runs, costs)
     base = load_config(STUDY_CONFIG)
     all_runs = [r for rs in runs.values() for r in rs]
@@ -415,11 +447,13 @@ def run_study(name: str, out: Path, seeds: int | None = None, runs_dir: Path = R
         "suite": name, "machine": machine, "title": study.title,
         "budget": {"data": DATA, "config": str(STUDY_CONFIG.relative_to(PROJECT_ROOT)),
                    "epochs": base.trainer.max_epochs, "batch_size": base.data.batch_size, "lr": base.optim.lr,
-                   "num_test": all_runs[0].get("num_test"), "num_train": _num_train(data_dir)},
+                   "num_test": all_runs[0].get("num_test") if all_runs else None,
+                   "num_train": _num_train(data_dir)},
         "rows": rows, "train_seconds": sum(r["seconds"] for r in all_runs),
         "cached_runs": sum(bool(r["cached"]) for r in all_runs),
     }
-    payload["verdict"] = VERDICTS[name](rows)
+    payload["verdict"] = verdict_or_missing(name, rows)
+    payload["complete"] = not any(r["missing"] for r in rows)
     payload["duration_s"] = time.perf_counter() - t0
     d = suite_dir(out, name)
     write_results(d, payload, study_markdown(study, rows, payload))

@@ -201,11 +201,14 @@ def bench(
         typer.Option(help="cost | scaling | data | compile | ablation | tokens | windows | frames | explain | "
                      "studies | summary | all (comma-separate several)"),
     ] = "cost",
+    train: Annotated[
+        bool, typer.Option(help="studies: train the runs not yet cached (--no-train: report cached runs only)")
+    ] = True,
 ) -> None:
-    """Benchmarks: parameters, FLOPs, latency, memory, scaling; writes JSON, markdown and plots."""
+    """Benchmarks: cost, scaling, data, compile and the paper's studies; writes JSON, markdown and plots."""
     from deformer3d.bench import run_bench
 
-    run_bench(out=out, suite=suite)
+    run_bench(out=out, suite=suite, train=train)
 
 
 if __name__ == "__main__":  # pragma: no cover
