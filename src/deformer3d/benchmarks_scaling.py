@@ -171,7 +171,7 @@ def scaling_markdown(results: list[dict[str, Any]], machine: dict[str, Any], spa
         rows.append([
             r["name"], f"{r['axis']} {r['values'][0]}..{r['values'][-1]}", f"{r['claimed']:.0f} ({r['claim_text']})",
             f"{exp:.2f}", "pass" if r["pass"] else "FAIL", e("total_flops"), e("time"), e("memory"),
-            si(last["attention_flops"]), f"{last['time']['median_ms']:.3g} ms ({last['time']['iqr_ms']:.2g})",
+            si(last["attention_flops"]), f"{last['time']['median_ms'] / 1e3:.3g} s (IQR {last['time']['iqr_ms'] / 1e3:.2g})",
         ])
     lines = [
         "# Scaling of the attention modules (paper appendix A1 / A2)",
