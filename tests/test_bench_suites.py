@@ -30,6 +30,13 @@ def test_scaling_suite_small(tmp_path):
         assert row["flops_ratio"] > 1
     assert json.loads((d / "results.json").read_text())["tolerance"] == payload["tolerance"]
 
+    from deformer3d.benchmarks_summary import write_summary
+
+    readme = write_summary(tmp_path, tmp_path / "README.md")
+    text = readme.read_text()
+    assert "attention-FLOPs exponent" in text and "scaling/scaling.png" in text
+    assert "Not run yet: `deformer3d bench --suite cost`" in text
+
 
 def test_cost_suite_tiny(tmp_path):
     specs = [

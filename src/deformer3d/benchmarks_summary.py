@@ -76,7 +76,50 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
         *sections,
     ])
     readme.write_text(text.rstrip() + "\n")
+    if readme.parent.name == "benchmarks":  # the repository's own results: keep the project README in step
+        update_project_readme(results_dir, readme.parent.parent / "README.md")
     return readme
+
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_project_readme(results_dir: Path, readme: Path) -> bool:
+    """Replace the block between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` of the project README with the
+    machine line, the cost table, the scaling checks and the studies' verdicts. False when the markers are absent."""
+    if not readme.is_file():
+        return False
+    text = readme.read_text()
+    if START not in text or END not in text:
+        return False
+    parts = []
+    machine = None
+    for suite in ("cost", "scaling", "ablation", "tokens"):
+        d = results_dir / suite
+        if not (d / "results.json").is_file():
+            continue
+        payload = json.loads((d / "results.json").read_text())
+        machine = machine or payload.get("machine")
+        md = (d / "results.md").read_text()
+        table = [ln for ln in md.splitlines() if ln.startswith("|")]
+        if suite == "cost":
+            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs):\n\n" + "\n".join(table))
+        elif suite == "scaling":
+            res = payload["results"]
+            checks = ", ".join(f"{r['name']} {r['fit']['attention_flops']['exponent']:.2f} (claimed {r['claimed']:.0f})"
+                               for r in res)
+            parts.append(f"Scaling (attention-FLOPs growth exponents, log-log fit, tolerance ±{payload['tolerance']}): "
+                         f"{sum(r['pass'] for r in res)} of {len(res)} curves agree with the claimed complexity — "
+                         f"{checks}.")
+        else:
+            verdict = payload.get("verdict") or []
+            parts.append(f"{payload.get('title', suite)}: " + " ".join(verdict))
+    lines = [START, "", machine_line(machine) if machine else "No benchmark results yet.", "", *[p + "\n" for p in parts],
+             "All suites, plots and methods: [benchmarks/README.md](benchmarks/README.md).", "", END]
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    readme.write_text(head + "\n".join(lines) + tail)
+    return True
 
 
 def _command(suite: str) -> str:
