@@ -207,3 +207,27 @@ def test_batch_elements_are_independent():
         full = model(**inputs).logits
         single = model(**{k: v[1:2] for k, v in inputs.items()}).logits
     torch.testing.assert_close(full[1:2], single, atol=1e-5, rtol=1e-5)
+
+
+def test_pose_coordinates_make_rgb_pose_tokens_see_where_joints_are():
+    from deformer3d.models.tokens import HeatmapPoseTokenizer
+
+    f_a = torch.ones(2, 16, 4, 16, 16)  # the same feature everywhere: pooled appearance cannot tell positions apart
+    pose = torch.rand(2, 4, 17, 3) * 0.6 + 0.2
+    pose[..., 2] = 1.0
+    moved = pose.clone()
+    moved[..., :2] = moved[..., :2].flip(-1)
+    torch.manual_seed(0)
+    plain = HeatmapPoseTokenizer(16, 32, 17, 1, 4, sigma=0.1)
+    torch.manual_seed(0)
+    with_xy = HeatmapPoseTokenizer(16, 32, 17, 1, 4, sigma=0.1, coordinates=True)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(f_a, pose), plain(f_a, moved))
+        assert not torch.allclose(with_xy(f_a, pose), with_xy(f_a, moved))
+    model = Deformer3D(Deformer3DConfig.preset("tiny", pose_coordinates=True, **SMALL)).eval()
+    inputs = _inputs(model)
+    inputs["pose"][:, :, 5, 2] = 0.0  # a missing joint's coordinates still do not matter
+    moved_inputs = {k: v.clone() for k, v in inputs.items()}
+    moved_inputs["pose"][:, :, 5, :2] = torch.rand_like(moved_inputs["pose"][:, :, 5, :2])
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, model(**moved_inputs).logits)

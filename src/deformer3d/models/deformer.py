@@ -66,6 +66,8 @@ class Deformer3DConfig:
         num_joints: V, joints per person [C COCO-17]; pose may hold any number of persons x joints (token r is
         joint r % V of person r // V).  max_persons: rows of the learned person embedding [C 2]; more persons reuse
         rows cyclically.  heatmap_sigma: Gaussian std of the joint heatmaps as a fraction of the frame side [C].
+        pose_coordinates: with RGB, also add an embedding of each joint's (x, y, score) to its pooled pose token
+        [C False = the paper's appearance-only pose tokens; pose-only models always embed coordinates].
         deform_kernel / deform_stride: (t, y, x) of the offset net's depthwise conv [P spatial 7; C (3,7,7),
         (1,3,3)]; clamped to the token grid when the clip is shorter / smaller.  offset_range: (t, y, x) maximum
         offset in units of the offset grid's cell size (dp = tanh * range / grid size) [C 2].
@@ -101,6 +103,7 @@ class Deformer3DConfig:
     num_joints: int = 17
     max_persons: int = 2
     heatmap_sigma: float = 0.03
+    pose_coordinates: bool = False
     deformable: str = "deformable"
     deform_kernel: list[int] = field(default_factory=lambda: [3, 7, 7])
     deform_stride: list[int] = field(default_factory=lambda: [1, 3, 3])
@@ -314,7 +317,7 @@ class Deformer3D(PretrainedMixin, nn.Module):
         if self.uses_pose:
             if self.uses_video:
                 self.pose_tokens: nn.Module = HeatmapPoseTokenizer(
-                    c.width, c.dim, c.num_joints, c.max_persons, c.num_frames, c.heatmap_sigma
+                    c.width, c.dim, c.num_joints, c.max_persons, c.num_frames, c.heatmap_sigma, c.pose_coordinates
                 )
             else:
                 self.pose_tokens = CoordinatePoseTokenizer(c.dim, c.num_joints, c.max_persons, c.num_frames)

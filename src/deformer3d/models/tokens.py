@@ -41,6 +41,18 @@ def gaussian_heatmaps(coords: Tensor, height: int, width: int, sigma: float) -> 
     return gy.unsqueeze(-1) * gx.unsqueeze(-2)
 
 
+def coordinate_features(pose: Tensor) -> Tensor:
+    """``pose (B, T, R, 3)`` -> ``(B, T, R, 3)`` = (x - 0.5, y - 0.5, score), coordinates zeroed where score is 0
+    (missing joints), so arbitrary fill values do not leak in."""
+    score = pose[..., 2:3]
+    return torch.cat([(pose[..., :2] - 0.5) * (score > 0), score], dim=-1)
+
+
+def coordinate_mlp(dim: int) -> nn.Module:
+    """(x, y, score) -> d: the coordinate embedding of pose tokens."""
+    return nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, dim))
+
+
 class JointEmbedding(nn.Module):
     """Learned joint-identity + person + temporal embeddings added to pose tokens ``(B, T, R, d)``.
 
@@ -75,11 +87,15 @@ class HeatmapPoseTokenizer(nn.Module):
     """
 
     def __init__(
-        self, feat_dim: int, dim: int, num_joints: int, max_persons: int, num_frames: int, sigma: float
+        self, feat_dim: int, dim: int, num_joints: int, max_persons: int, num_frames: int, sigma: float,
+        coordinates: bool = False,
     ):
         super().__init__()
         self.sigma = sigma
         self.proj = nn.Linear(feat_dim, dim)
+        # optional: also embed where the joint is (as the pose-only tokenizer does); pooled appearance alone leaves
+        # the motion to be read from position-dependent features, which small models learn slowly
+        self.coords = coordinate_mlp(dim) if coordinates else None
         self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
 
     def forward(self, f_a: Tensor, pose: Tensor) -> Tensor:
@@ -94,7 +110,10 @@ class HeatmapPoseTokenizer(nn.Module):
         # normalising by the heatmap mass makes the token a weighted mean of features, whatever sigma / grid size
         mass = heat.sum(dim=-1, keepdim=True)
         pooled = rearrange(pooled / mass.clamp_min(1e-6), "(b t) r c -> b t r c", b=b)
-        return self.embed(self.proj(pooled))
+        tokens = self.proj(pooled)
+        if self.coords is not None:
+            tokens = tokens + self.coords(coordinate_features(pose))
+        return self.embed(tokens)
 
 
 class CoordinatePoseTokenizer(nn.Module):
@@ -103,15 +122,12 @@ class CoordinatePoseTokenizer(nn.Module):
 
     def __init__(self, dim: int, num_joints: int, max_persons: int, num_frames: int):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.mlp = coordinate_mlp(dim)
         self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
 
     def forward(self, pose: Tensor) -> Tensor:
         """``pose (B, T, R, 3)`` -> ``(B, T, R, d)``."""
-        score = pose[..., 2:3]
-        # centre the coordinates and zero those of missing joints, so arbitrary fill values do not leak in
-        xy = (pose[..., :2] - 0.5) * (score > 0)
-        return self.embed(self.mlp(torch.cat([xy, score], dim=-1)))
+        return self.embed(self.mlp(coordinate_features(pose)))
 
 
 class RGBTokenizer(nn.Module):
