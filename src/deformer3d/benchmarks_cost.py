@@ -146,7 +146,7 @@ def measure_one(spec: CostSpec) -> dict[str, Any]:
     return result
 
 
-def _run_worker(spec: CostSpec, timeout_s: float = 900) -> dict[str, Any]:
+def _run_worker(spec: CostSpec, timeout_s: float = 1800) -> dict[str, Any]:
     """Run :func:`measure_one` in a fresh interpreter; returns its JSON or an error record."""
     cmd = [sys.executable, "-m", "deformer3d.benchmarks_cost", "--worker", json.dumps(asdict(spec))]
     try:
@@ -184,8 +184,8 @@ def cost_markdown(results: list[dict[str, Any]], machine: dict[str, Any], refere
                 shape,
                 si(r["params"]),
                 si(r["flops"]),
-                f"{cpu['median_ms'] / 1e3:.3g} s" if cpu["median_ms"] >= 1000 else f"{cpu['median_ms']:.3g} ms",
-                f"{cpu['iqr_ms']:.3g} ms (n={cpu['n']})",
+                _ms(cpu["median_ms"]),
+                f"{_ms(cpu['iqr_ms'])} (n={cpu['n']})",
                 f"{cpu['peak_mib']:.0f}",
                 fmt(_ratio(r["params"], ref and ref["params"])),
                 fmt(_ratio(r["flops"], ref and ref["flops"])),
@@ -218,9 +218,14 @@ def cost_markdown(results: list[dict[str, Any]], machine: dict[str, Any], refere
             "`torch.inference_mode` after warm-up, median and inter-quartile range over n runs. Peak memory: the "
             "resident-set high-water mark during one forward minus the RSS before it (activations and workspace, "
             "weights excluded), each model in a fresh subprocess. The CPU is shared with other work, so latencies "
-            "carry that noise: read the IQR.",
+            "carry that noise: read the IQR and the load average above (with a load above the core count they are "
+            "upper bounds); parameters, FLOPs and memory do not depend on the load.",
         ]
     )
+
+
+def _ms(value: float) -> str:
+    return f"{value / 1e3:.3g} s" if value >= 1000 else f"{value:.3g} ms"
 
 
 def _gpu_cell(gpu: dict[str, Any]) -> str:
