@@ -73,7 +73,7 @@ def _study(name: str) -> Callable[[Path], None]:
 def _explain(out: Path) -> None:
     from deformer3d.benchmarks_explain import run_explain
 
-    run_explain(out)
+    run_explain(out, train=TRAIN_STUDIES)
 
 
 def _summary(out: Path) -> None:

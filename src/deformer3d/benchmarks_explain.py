@@ -15,35 +15,49 @@ Each clip goes through :class:`deformer3d.inference.Predictor` (the ``predict`` 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-SYNTH_CLASSES = ("sit_down", "arm_circle_cw", "drink", "lift_ball")
+from deformer3d.errors import UserError
+
+SYNTH_CLASSES = ("sit_down", "stand_up", "drink", "phone_call")  # classes of the studies' subset
 REAL_VIDEOS = ("stgcn_ta_chi.mp4", "stgcn_clean_and_jerk.mp4", "S001C001P001R001A001_rgb.avi")
 
 
-def explain_model(runs_dir: Path | None = None) -> Path:
-    """Export (once) the studies' full model, seed 0; returns the exported directory."""
+def explain_model(runs_dir: Path | None = None, train: bool = True) -> tuple[Path, str]:
+    """Export the studies' full model (seed 0); returns (exported directory, which checkpoint it is).
+
+    The finished run when there is one (trained first if ``train``); with ``train=False`` and the run still in
+    progress, its latest ``last.ckpt`` (an unfinished schedule, said so in the results)."""
+    import torch
+
     from deformer3d.benchmarks_studies import RUNS_DIR, ensure_data, run_key, train_run
     from deformer3d.engine.export import export_checkpoint
 
     runs_dir = runs_dir or RUNS_DIR
     data_dir = ensure_data(runs_dir / "data")
-    train_run([], 0, data_dir, runs_dir)
+    finished = train_run([], 0, data_dir, runs_dir, train=train) is not None
     run_dir = runs_dir / run_key([], 0)
-    out = run_dir / "exported"
+    ckpt = run_dir / "checkpoints" / ("best.ckpt" if (run_dir / "checkpoints" / "best.ckpt").is_file() else "last.ckpt")
+    if not ckpt.is_file():
+        raise UserError(f"no checkpoint of the studies' full model under {run_dir}: run `deformer3d bench --suite "
+                        "ablation` (or `--suite explain` with training) first")
+    epoch = torch.load(ckpt, map_location="cpu", weights_only=True).get("epoch", -1) + 1
+    out = run_dir / ("exported" if finished else f"exported_epoch{epoch}")
     if not (out / "model.safetensors").is_file():
-        ckpt = run_dir / "checkpoints" / "best.ckpt"
-        export_checkpoint(ckpt if ckpt.is_file() else run_dir / "checkpoints" / "last.ckpt", out)
-    return out
+        export_checkpoint(ckpt, out)
+    what = "finished run" if finished else f"unfinished run: checkpoint after epoch {epoch}"
+    return out, what
 
 
 def synth_clips(data_dir: Path, classes=SYNTH_CLASSES) -> list[tuple[str, Path, tuple]]:
     """(name, video path, (keypoints, scores)) of the first test clip of each class in ``classes``."""
+    from deformer3d.benchmarks_studies import SUBSET_ANN
     from deformer3d.data import read_pyskl
 
-    data = read_pyskl(data_dir / "synthactions.pkl")
+    data = read_pyskl(data_dir / SUBSET_ANN)
     names = data.get("class_names") or []
     test = set(data["split"]["test"])
     out = []
@@ -70,14 +84,14 @@ def save_figures(prediction, stem: Path) -> list[str]:
     return written
 
 
-def run_explain(out: Path, runs_dir: Path | None = None) -> dict[str, Any]:
+def run_explain(out: Path, runs_dir: Path | None = None, train: bool = True) -> dict[str, Any]:
     from deformer3d.benchmarks_common import machine_info, suite_dir, write_results
     from deformer3d.benchmarks_studies import RUNS_DIR
     from deformer3d.config import realdata_root
     from deformer3d.inference import Predictor
 
     t0 = time.perf_counter()
-    model_dir = explain_model(runs_dir)
+    model_dir, which = explain_model(runs_dir, train)
     predictor = Predictor(model_dir)
     d = suite_dir(out, "explanations")
     clips: list[dict[str, Any]] = []
@@ -99,7 +113,9 @@ def run_explain(out: Path, runs_dir: Path | None = None) -> dict[str, Any]:
         clips.append({"name": name, "video": video.name, "kind": kind, "files": files,
                       "top3": [[label, round(p, 4)] for label, p in pred.top_k]})
     lines = ["# Explanations (paper figs. 5 and 6)", "",
-             f"Model: the studies' full model (SynthActions, seed 0), `{model_dir}`.", "",
+             f"Model: the studies' full model (6-class SynthActions subset at 40 px, seed 0; {which}), "
+             f"`{os.path.relpath(model_dir)}`.",
+             "",
              "| clip | kind | top-3 | figures |", "|---|---|---|---|"]
     for c in clips:
         if "error" in c:
@@ -114,7 +130,8 @@ def run_explain(out: Path, runs_dir: Path | None = None) -> dict[str, Any]:
               "figures show the mechanisms on real footage."]
     if note:
         lines.append(note)
-    payload = {"suite": "explain", "machine": machine_info(), "model_dir": str(model_dir), "clips": clips,
+    payload = {"suite": "explain", "machine": machine_info(), "model_dir": str(model_dir), "checkpoint": which,
+               "clips": clips,
                "note": note, "duration_s": time.perf_counter() - t0}
     write_results(d, payload, "\n".join(lines))
     print(json.dumps([{k: c.get(k) for k in ("name", "top3", "error")} for c in clips], indent=1))

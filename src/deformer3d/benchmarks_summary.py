@@ -68,9 +68,10 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
         "with its section (regenerate this page with `deformer3d bench --suite summary`). Latencies are medians "
         "over repeated runs with the inter-quartile range (IQR); study accuracies are medians over seeds with half "
         "the min..max range.",
-        f"{machine} The CPU was shared with other work while measuring: the load average at the "
-        "start of each suite is given with it, and absolute latencies are upper bounds; ratios and exponents are "
-        "the robust numbers.",
+        f"{machine} The CPU was shared with other work while measuring (the 1-minute load average at the start "
+        "of each suite is given with it; above 2 the benchmark got only part of the two cores): parameters, FLOPs, "
+        "memory, FLOP exponents and accuracies do not depend on the load, while latencies, time exponents and "
+        "latency ratios do -- read them as upper bounds and rerun the suite on an idle machine for clean timings.",
         "GPU: no GPU on this machine. The cost suite's GPU path (CUDA, bf16 autocast, SDPA, `torch.compile`) runs "
         "automatically where `torch.cuda.is_available()`; here its column reads \"not measured: no GPU\".",
         *sections,
