@@ -262,7 +262,7 @@ def data_plot(payload: dict[str, Any], path: Path) -> Path:
     rows = [r for r in payload["loader"] if "error" not in r]
     fig, axes = new_figure(width=9.5, height=0.42 * len(rows) + 1.6)
     ax = axes[0][0]
-    names = [f"{r['source'][:60]} [{r['size']} px]" for r in rows]
+    names = [f"{r['source'].split(' (')[0][:48]} [{r['size']} px]" for r in rows]
     vals = [r["clips_per_s"] for r in rows]
     ax.barh(range(len(rows)), vals, color="#4c72b0")
     ax.set_yticks(range(len(rows)), names, fontsize=7)
