@@ -95,7 +95,7 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         return False
     parts = []
     machine = None
-    for suite in ("cost", "scaling", "ablation", "tokens"):
+    for suite in ("cost", "scaling", "data", "ablation", "tokens", "windows", "frames"):
         d = results_dir / suite
         if not (d / "results.json").is_file():
             continue
@@ -104,7 +104,10 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         md = (d / "results.md").read_text()
         table = [ln for ln in md.splitlines() if ln.startswith("|")]
         if suite == "cost":
-            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs):\n\n" + "\n".join(table))
+            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs, measured while the "
+                         f"2-core CPU was shared, 1-min load average {payload['machine'].get('load_avg_1m_at_start')}"
+                         ": latencies are upper bounds, FLOPs / parameters / memory are exact):\n\n"
+                         + "\n".join(table))
         elif suite == "scaling":
             res = payload["results"]
             checks = ", ".join(f"{r['name']} {r['fit']['attention_flops']['exponent']:.2f} (claimed {r['claimed']:.0f})"
@@ -112,6 +115,8 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
             parts.append(f"Scaling (attention-FLOPs growth exponents, log-log fit, tolerance ±{payload['tolerance']}): "
                          f"{sum(r['pass'] for r in res)} of {len(res)} curves agree with the claimed complexity — "
                          f"{checks}.")
+        elif suite == "data":
+            parts.append(f"Data loading: {payload['verdict']}")
         else:
             verdict = payload.get("verdict") or []
             parts.append(f"{payload.get('title', suite)}: " + " ".join(verdict))
