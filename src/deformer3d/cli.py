@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -45,7 +45,7 @@ def user_errors(fn):
     return wrapper
 
 
-Overrides = Annotated[Optional[list[str]], typer.Argument(help="dot-list overrides, e.g. optim.lr=3e-4")]
+Overrides = Annotated[list[str] | None, typer.Argument(help="dot-list overrides, e.g. optim.lr=3e-4")]
 
 
 @app.command()
@@ -88,7 +88,7 @@ def synth(
 def train(
     config: Annotated[Path, typer.Argument(help="experiment YAML (configs/*.yaml)")],
     overrides: Overrides = None,
-    resume: Annotated[Optional[Path], typer.Option(help="checkpoint to resume from ('last' = the run's last)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="checkpoint to resume from ('last' = the run's last)")] = None,
 ) -> None:
     """Train a model from an experiment config, then evaluate it on the test split."""
     from deformer3d.engine.train import train_from_config
@@ -101,7 +101,7 @@ def train(
 def test_cmd(
     config: Annotated[Path, typer.Argument(help="experiment YAML used for training")],
     overrides: Overrides = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="checkpoint (default: the run's best)")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="checkpoint (default: the run's best)")] = None,
 ) -> None:
     """Evaluate a trained model: top-1/top-5/mean-class, confusion matrix, multi-clip, frame sweep."""
     from deformer3d.engine.evaluate import test_from_config
@@ -126,10 +126,10 @@ def export(
 def predict(
     video: Annotated[Path, typer.Argument(help="video file or frame folder")],
     model: Annotated[Path, typer.Option(help="exported model directory")],
-    skeleton: Annotated[Optional[Path], typer.Option(help="pose file instead of automatic extraction")] = None,
+    skeleton: Annotated[Path | None, typer.Option(help="pose file instead of automatic extraction")] = None,
     top_k: int = 5,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
-    explain: Annotated[Optional[Path], typer.Option(help="write the explanation figure here (PNG)")] = None,
+    explain: Annotated[Path | None, typer.Option(help="write the explanation figure here (PNG)")] = None,
 ) -> None:
     """Predict the top-k actions of a video."""
     from deformer3d.inference import predict_cli
