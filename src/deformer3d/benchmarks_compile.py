@@ -102,7 +102,7 @@ def compile_markdown(results: list[dict[str, Any]], machine: dict[str, Any]) -> 
         base = r["variants"]["eager, SDPA"]["median_ms"]
         for name, v in r["variants"].items():
             rows.append([
-                r["label"], name, f"{v['median_ms']:.4g}", f"{v['iqr_ms']:.3g} (n={v['n']})",
+                r["label"], name, f"{v['median_ms']:.0f}", f"{v['iqr_ms']:.0f} (n={v['n']})",
                 f"{base / v['median_ms']:.2f}x", f"{v['peak_mib']:.0f}", f"{v['max_abs_diff']:.1e}",
                 f"{v['compile_s']:.0f} s" if "compile_s" in v else "—",
             ])
@@ -123,7 +123,9 @@ def compile_markdown(results: list[dict[str, Any]], machine: dict[str, Any]) -> 
                         "max |logit diff|", "compile time"], rows),
         "",
         "Explicit attention = SDPA restricted to its math backend (the N x M attention matrix is materialised, as "
-        "in a hand-written softmax(QK^T)V). Peak MiB = extra resident memory of one forward.",
+        "in a hand-written softmax(QK^T)V). Peak MiB = extra resident memory of one forward. The three variants "
+        "of a model are timed back to back, so their ratios are comparable; absolute times across models are not "
+        "when the machine's load changes between them (see the load average above).",
     ])
 
 
