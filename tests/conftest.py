@@ -12,6 +12,8 @@ import pytest  # noqa: E402
 
 from deformer3d.config import REALDATA_ENV, realdata_root  # noqa: E402
 
+pytest_plugins = ["engine_fixtures"]  # the `tiny` skeleton-dataset fixture shared by the engine and CLI tests
+
 
 @pytest.fixture(scope="session")
 def realdata():

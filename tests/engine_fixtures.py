@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from deformer3d.data.formats.pyskl import write_pyskl
 
@@ -85,3 +86,11 @@ eval: {{frame_sweep: [4, 8]}}
 {extra}"""
     )
     return path
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    """``(tmp_path, data_dir)`` with a small 4-class skeleton pkl at ``data_dir / "motion.pkl"``."""
+    data = tmp_path / "data"
+    write_motion_pkl(data / "motion.pkl")
+    return tmp_path, data

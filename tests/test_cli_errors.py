@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -20,12 +19,6 @@ def invoke(*args: str):
     result.text = result.output.replace("\n", "")  # rich wraps long lines (paths) at the terminal width
     return result
 
-
-@pytest.fixture()
-def tiny(tmp_path):
-    data = tmp_path / "data"
-    write_motion_pkl(data / "motion.pkl")
-    return tmp_path, data
 
 
 def test_config_typo_lists_valid_keys(tiny):

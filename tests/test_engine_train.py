@@ -10,22 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from deformer3d.config import load_config
 from deformer3d.engine.datamodule import ActionDataModule, carve_validation
 from deformer3d.engine.train import train_from_config
-from engine_fixtures import CLASSES, write_config, write_motion_pkl
+from engine_fixtures import CLASSES, write_config
 
 CLI = [sys.executable, "-m", "deformer3d.cli"]
 
-
-@pytest.fixture()
-def tiny(tmp_path):
-    data = tmp_path / "data"
-    write_motion_pkl(data / "motion.pkl")
-    return tmp_path, data
 
 
 def test_train_writes_run_folder_and_report(tiny):
