@@ -267,9 +267,15 @@ def verdict_or_missing(name: str, rows: list[dict[str, Any]]) -> list[str]:
     """The study's verdict, or a plain statement of which variants have not been run yet."""
     missing = [r["label"] for r in rows if r["missing"]]
     if missing:
-        return [f"**Not determined yet**: {len(missing)} of {len(rows)} variants have no finished run "
-                f"({'; '.join(missing)}). Run `deformer3d bench --suite {name}` to train them (finished runs are "
-                "cached and reused)."]
+        lines = [f"**Not determined yet**: {len(missing)} of {len(rows)} variants have no finished run "
+                 f"({'; '.join(missing)}). Run `deformer3d bench --suite {name}` to train them (finished runs are "
+                 "cached and reused)."]
+        for r in rows:  # the test-frame sweeps (Fig. A1) of the runs that did finish
+            sweep = [] if r["missing"] else (r["runs"][0].get("frame_sweep") or [])
+            if name == "frames" and sweep:
+                lines.append(f"Trained with {r['x']} frames, tested with " + ", ".join(
+                    f"{s['num_frames']}: {s['top1']:.1f}%" for s in sweep) + ".")
+        return lines
     return VERDICTS[name](rows)
 
 
