@@ -77,10 +77,16 @@ def test_browser_upload_shows_prediction_and_screenshot(served_page, realdata, t
             bars = page.locator('[data-testid="stProgress"]')
             bars.nth(4).wait_for(timeout=60_000)
             assert bars.count() == 5
+            # the script has finished when Streamlit's "running" status widget is gone; then every figure is
+            # in the page, and the images have loaded once the network is idle
+            page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=240_000)
             page.wait_for_load_state("networkidle")
-            # the figures are images; wait until all three are rendered
-            page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 3",
-                                   timeout=60_000)
+            page.get_by_text("Joint attention").wait_for(timeout=60_000)
+            page.wait_for_function(
+                "[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                ".every(img => img.complete && img.naturalWidth > 0)",
+                timeout=60_000,
+            )
             assert page.locator('[data-testid="stAlert"]').count() == 0 or not page.get_by_text("error").count()
             page.screenshot(path=str(shot), full_page=True)
         finally:
