@@ -85,7 +85,12 @@ def test_killed_run_resumes_to_the_same_result(tiny):
     cfg = write_config(tmp / "exp.yaml", data, tmp / "run", epochs=epochs, workers=1)
     last = tmp / "run" / "checkpoints" / "last.ckpt"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*CLI, "train", str(cfg)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp / "killed_run.log"
+    # its own process group, killed whole (trainer + data workers), like a crash; stderr to a file, because a
+    # pipe would stay open in any worker that outlives the trainer and block reading it
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen([*CLI, "train", str(cfg)], env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                                start_new_session=True)
     killed_at = None
     try:
         deadline = time.time() + 300
@@ -96,14 +101,15 @@ def test_killed_run_resumes_to_the_same_result(tiny):
                 except Exception:  # being replaced right now: look again
                     killed_at = None
                 if killed_at is not None:
-                    os.kill(proc.pid, signal.SIGKILL)
+                    os.killpg(proc.pid, signal.SIGKILL)
                     break
             time.sleep(0.02)
     finally:
         if proc.poll() is None:
-            proc.kill()
-        _, err = proc.communicate()
-    assert killed_at is not None, f"the run ended before it could be killed: {err.decode()[-2000:]}"
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    err = log.read_text(errors="replace")
+    assert killed_at is not None, f"the run ended before it could be killed: {err[-2000:]}"
     assert killed_at < epochs - 1, "killed too late to test resuming"
 
     train_from_config(cfg, [], resume="last", evaluate=False)
