@@ -14,6 +14,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the whole demo: ~10-15 minutes on a 2-core CPU
 def test_demo_reaches_target_accuracy(tmp_path):
     from deformer3d.data.formats.pyskl import read_pyskl
     from deformer3d.engine.demo import ANN_FILE
