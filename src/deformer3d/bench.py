@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -34,49 +35,52 @@ from deformer3d.errors import UserError
 console = Console(stderr=True)
 
 
-def _cost(out: Path) -> None:
+@dataclass(frozen=True)
+class BenchOptions:
+    train: bool = True  # studies / explain: train the runs not yet cached (False: report cached runs only)
+    jobs: int = 2  # studies: runs trained at a time, one compute thread each
+
+
+def _cost(out: Path, opts: BenchOptions) -> None:
     from deformer3d.benchmarks_cost import run_cost
 
     run_cost(out)
 
 
-def _scaling(out: Path) -> None:
+def _scaling(out: Path, opts: BenchOptions) -> None:
     from deformer3d.benchmarks_scaling import run_scaling
 
     run_scaling(out)
 
 
-def _data(out: Path) -> None:
+def _data(out: Path, opts: BenchOptions) -> None:
     from deformer3d.benchmarks_data import run_data
 
     run_data(out)
 
 
-def _compile(out: Path) -> None:
+def _compile(out: Path, opts: BenchOptions) -> None:
     from deformer3d.benchmarks_compile import run_compile
 
     run_compile(out)
 
 
-TRAIN_STUDIES = True  # set by run_bench(train=...): studies train missing runs, or report cached ones only
-
-
-def _study(name: str) -> Callable[[Path], None]:
-    def run(out: Path) -> None:
+def _study(name: str) -> Callable[[Path, BenchOptions], None]:
+    def run(out: Path, opts: BenchOptions) -> None:
         from deformer3d.benchmarks_studies import run_study
 
-        run_study(name, out, train=TRAIN_STUDIES)
+        run_study(name, out, train=opts.train, jobs=opts.jobs)
 
     return run
 
 
-def _explain(out: Path) -> None:
+def _explain(out: Path, opts: BenchOptions) -> None:
     from deformer3d.benchmarks_explain import run_explain
 
-    run_explain(out, train=TRAIN_STUDIES)
+    run_explain(out, train=opts.train)
 
 
-def _summary(out: Path) -> None:
+def _summary(out: Path, opts: BenchOptions) -> None:
     from deformer3d.benchmarks_summary import write_summary
 
     path = write_summary(out, summary_path(out))
@@ -89,7 +93,7 @@ def summary_path(out: Path) -> Path:
     return out.parent / "README.md" if out.name == "results" and out.parent.name == "benchmarks" else out / "README.md"
 
 
-SUITES: dict[str, Callable[[Path], None]] = {
+SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
     "cost": _cost,
     "scaling": _scaling,
     "data": _data,
@@ -123,16 +127,15 @@ def resolve_suites(suite: str) -> list[str]:
     return list(dict.fromkeys(names))  # keep order, drop repeats
 
 
-def run_bench(out: Path, suite: str = "cost", train: bool = True) -> None:
+def run_bench(out: Path, suite: str = "cost", train: bool = True, jobs: int = 2) -> None:
     """Run one or more benchmark suites, writing results under ``out/<suite>/``. ``train=False``: the studies
-    report their cached runs only (nothing is trained)."""
-    global TRAIN_STUDIES
-    TRAIN_STUDIES = train
+    report their cached runs only (nothing is trained); ``jobs``: study runs trained at a time."""
+    opts = BenchOptions(train=train, jobs=jobs)
     out = Path(out)
     for name in resolve_suites(suite):
         console.rule(f"[bold]bench: {name}")
         t0 = time.perf_counter()
-        SUITES[name](out)
+        SUITES[name](out, opts)
         console.print(f"[green]{name}[/] finished in {time.perf_counter() - t0:.0f} s -> {out / name}")
     if "summary" not in resolve_suites(suite):
-        _summary(out)  # keep the summary page in step with the results
+        _summary(out, opts)  # keep the summary page in step with the results

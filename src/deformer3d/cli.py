@@ -204,11 +204,14 @@ def bench(
     train: Annotated[
         bool, typer.Option(help="studies: train the runs not yet cached (--no-train: report cached runs only)")
     ] = True,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="studies: runs trained at a time, one compute thread each (~ CPU cores)")
+    ] = 2,
 ) -> None:
     """Benchmarks: cost, scaling, data, compile and the paper's studies; writes JSON, markdown and plots."""
     from deformer3d.bench import run_bench
 
-    run_bench(out=out, suite=suite, train=train)
+    run_bench(out=out, suite=suite, train=train, jobs=jobs)
 
 
 if __name__ == "__main__":  # pragma: no cover
