@@ -6,7 +6,7 @@ The model is the studies' full model (seed 0, trained by ``bench --suite ablatio
 - SynthActions test clips of a few classes, with their exact skeletons from the pkl;
 - the real clips of ``realdata_root()/videos`` (skipped with a note when absent), skeletons from the MediaPipe
   backend (``deformer3d.pose``) — the figures show where a SynthActions-trained model looks on real footage; its
-  class guesses there mean nothing (it knows only the 14 synthetic actions).
+  class guesses there mean nothing (it knows only the studies' synthetic actions).
 
 Each clip goes through :class:`deformer3d.inference.Predictor` (the ``predict`` / web-page path) with
 ``explain=True``; the figures are drawn by ``deformer3d.viz`` and written to ``<out>/explanations/``.
@@ -86,7 +86,7 @@ def save_figures(prediction, stem: Path) -> list[str]:
 
 def run_explain(out: Path, runs_dir: Path | None = None, train: bool = True) -> dict[str, Any]:
     from deformer3d.benchmarks_common import machine_info, suite_dir, write_results
-    from deformer3d.benchmarks_studies import RUNS_DIR
+    from deformer3d.benchmarks_studies import DATA, RUNS_DIR
     from deformer3d.config import realdata_root
     from deformer3d.inference import Predictor
 
@@ -113,7 +113,8 @@ def run_explain(out: Path, runs_dir: Path | None = None, train: bool = True) -> 
         clips.append({"name": name, "video": video.name, "kind": kind, "files": files,
                       "top3": [[label, round(p, 4)] for label, p in pred.top_k]})
     lines = ["# Explanations (paper figs. 5 and 6)", "",
-             f"Model: the studies' full model (6-class SynthActions subset at 40 px, seed 0; {which}), "
+             f"Model: the studies' full model ({len(DATA['classes'])}-class SynthActions subset at {DATA['size']} px, "
+             f"seed 0; {which}), "
              f"`{os.path.relpath(model_dir)}`.",
              "",
              "| clip | kind | top-3 | figures |", "|---|---|---|---|"]

@@ -379,6 +379,8 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
             f"{r.get('gflops', float('nan')):.3f}", f"{r.get('params', 0) / 1e3:.0f} k",
         ])
     b = payload["budget"]
+    secs = sorted(payload["run_seconds"])
+    run_time = f"{secs[0]:.0f}..{secs[-1]:.0f} s" if secs else "—"
     lines = [
         f"# {study.title}",
         "",
@@ -388,10 +390,13 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
         f"{b['data']['size']} px, {b['data']['frames'][0]}..{b['data']['frames'][1]} frames, nuisances x"
         f"{b['data']['difficulty']}, the {len(b['data']['classes'])} classes {', '.join(b['data']['classes'])} "
         f"({b['num_train']} train / {b['num_test']} test clips); `{b['config']}`: tiny preset, {b['epochs']} epochs, "
-        f"batch {b['batch_size']}, AdamW lr {b['lr']}, cosine; tested on the final weights; seeds per variant as "
+        f"batch {b['batch_size']}, AdamW lr {b['lr']}, cosine, the demo's recipe (8 equidistant frames, pose "
+        "tokens with (x, y, score) embeddings, label smoothing 0.1); tested on the final weights; seeds per variant as "
         "listed (the seed sets the weights and the data order; the data are the same for all runs). "
-        f"Top-1 is on the test split; ± is half the min..max range over seeds. Runs took "
-        f"{payload['train_seconds'] / 60:.1f} min of training here ({payload['cached_runs']} reused from cache).",
+        f"Top-1 is on the test split; ± is half the min..max range over seeds. The {len(payload['run_seconds'])} "
+        f"runs took {payload['train_seconds'] / 60:.1f} min in all, each {run_time} (trained {payload['jobs']} at a "
+        f"time, one compute thread each; {payload['cached_runs']} reused from an earlier study's cache); this "
+        f"invocation took {payload['duration_s'] / 60:.1f} min wall.",
         "",
         markdown_table(["variant", "overrides", "top-1 per seed (%)", "top-1 median (%)", f"Δ vs {study.reference[:20]}",
                         "top-5 (%)", "GFLOPs/clip", "params"], table),
@@ -517,7 +522,8 @@ def run_study(
                    "num_test": all_runs[0].get("num_test") if all_runs else None,
                    "num_train": _num_train(data_dir)},
         "rows": rows, "train_seconds": sum(r["seconds"] for r in all_runs),
-        "cached_runs": sum(bool(r["cached"]) for r in all_runs),
+        "cached_runs": sum(bool(r["cached"]) for r in all_runs), "jobs": jobs,
+        "run_seconds": [r["seconds"] for r in all_runs],
     }
     payload["verdict"] = verdict_or_missing(name, rows)
     payload["complete"] = not any(r["missing"] for r in rows)
