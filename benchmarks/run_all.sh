@@ -6,7 +6,7 @@ set -euo pipefail
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
 D3=${D3:-.venv/bin/deformer3d}
 OUT=${OUT:-benchmarks/results}
-for suite in cost scaling data compile ablation tokens windows frames explain; do
+for suite in cost scaling data compile ablation attention tokens windows frames explain; do
   /usr/bin/time -f "$suite: %e s" "$D3" bench --suite "$suite" --out "$OUT"
 done
 "$D3" bench --suite summary --out "$OUT"

@@ -88,7 +88,7 @@ def test_peak_rss_sees_a_large_allocation():
 def test_resolve_suites():
     assert resolve_suites("cost") == ["cost"]
     assert resolve_suites("cost,scaling,cost") == ["cost", "scaling"]
-    assert resolve_suites("studies") == ["ablation", "tokens", "windows", "frames"]
+    assert resolve_suites("studies") == ["ablation", "attention", "tokens", "windows", "frames"]
     with pytest.raises(UserError, match="unknown suite"):
         resolve_suites("nope")
 

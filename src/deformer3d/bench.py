@@ -11,11 +11,12 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
 ``data``       clips/s of decode + sample + transform (+ pose) per loader worker vs the training step's clips/s
 ``compile``    torch.compile and SDPA vs explicit softmax attention on CPU (tiny and a mid-size model)
 ``ablation``   attention-module ablation on SynthActions (paper Table 4)
+``attention``  each module replaced by full attention, same budget (accuracy side of paper App. A1 / A2)
 ``tokens``     cross-modal token configurations (paper Table 5)
 ``windows``    temporal window size x stride (paper Fig. 7a)
 ``frames``     number of training frames (Fig. 7b) and the test-frame sweep (Fig. A1)
 ``explain``    deformable sampling points and per-joint attention figures (paper Figs. 5, 6)
-``studies``    ablation + tokens + windows + frames
+``studies``    ablation + attention + tokens + windows + frames
 ``summary``    regenerate the summary page (``benchmarks/README.md``) from the results
 ``all``        every suite above (hours on a 2-core CPU; run the suites one by one instead)
 =============  ==================================================================================================
@@ -99,6 +100,7 @@ SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
     "data": _data,
     "compile": _compile,
     "ablation": _study("ablation"),
+    "attention": _study("attention"),
     "tokens": _study("tokens"),
     "windows": _study("windows"),
     "frames": _study("frames"),
@@ -106,7 +108,7 @@ SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
     "summary": _summary,
 }
 GROUPS: dict[str, list[str]] = {
-    "studies": ["ablation", "tokens", "windows", "frames"],
+    "studies": ["ablation", "attention", "tokens", "windows", "frames"],
     "all": [name for name in SUITES if name != "summary"],
 }
 

@@ -17,6 +17,7 @@ ORDER = [
     ("data", "Data pipeline vs model consumption", "data.png"),
     ("compile", "torch.compile and SDPA on CPU", "compile.png"),
     ("ablation", "Attention-module ablation (Table 4)", "ablation.png"),
+    ("attention", "Deformable / stride vs full attention at equal budget (App. A1 / A2)", "attention.png"),
     ("tokens", "Cross-modal tokens (Table 5)", "tokens.png"),
     ("windows", "Temporal window x stride (Fig. 7a)", "windows.png"),
     ("frames", "Training frames and test-frame sweep (Fig. 7b, A1)", "frames.png"),
@@ -95,7 +96,7 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         return False
     parts = []
     machine = None
-    for suite in ("cost", "scaling", "data", "ablation", "tokens", "windows", "frames"):
+    for suite in ("cost", "scaling", "data", "ablation", "attention", "tokens", "windows", "frames"):
         d = results_dir / suite
         if not (d / "results.json").is_file():
             continue
@@ -104,9 +105,13 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         md = (d / "results.md").read_text()
         table = [ln for ln in md.splitlines() if ln.startswith("|")]
         if suite == "cost":
-            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs, measured while the "
-                         f"2-core CPU was shared, 1-min load average {payload['machine'].get('load_avg_1m_at_start')}"
-                         ": latencies are upper bounds, FLOPs / parameters / memory are exact):\n\n"
+            load = payload["machine"].get("load_avg_1m_at_start")
+            cores = payload["machine"].get("cpu_cores") or 1
+            busy = load is not None and load > 0.5 * cores
+            state = ("while the CPU was shared: latencies are upper bounds" if busy
+                     else "on an otherwise idle CPU")
+            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs, measured "
+                         f"{state}, 1-min load average {load} at start; FLOPs / parameters / memory are exact):\n\n"
                          + "\n".join(table))
         elif suite == "scaling":
             res = payload["results"]

@@ -198,7 +198,7 @@ def bench(
     out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
     suite: Annotated[
         str,
-        typer.Option(help="cost | scaling | data | compile | ablation | tokens | windows | frames | explain | "
+        typer.Option(help="cost | scaling | data | compile | ablation | attention | tokens | windows | frames | explain | "
                      "studies | summary | all (comma-separate several)"),
     ] = "cost",
     train: Annotated[
