@@ -66,3 +66,13 @@ def test_tokens_verdict(values, holds):
     rows = [_row("cross", [values[0]]), _row("single", [values[1]]), _row("none", [values[2]])]
     text = tokens_verdict(rows)[0]
     assert ("**holds**" in text) is holds
+
+
+def test_a_gap_within_the_seed_spread_is_called_nominal():
+    rows = [_row(FULL, [80, 86]), _row("w/o 3D deformable attention", [70, 90]),
+            _row("w/o joint stride attention", [81]), _row("w/o temporal stride attention", [82])]
+    text = " ".join(ablation_verdict(rows))
+    assert "Full model best: **holds only nominally**" in text
+    assert "largest drop among the removals: **holds only nominally**" in text
+    text = tokens_verdict([_row("cross", [60, 70]), _row("single", [64]), _row("none", [50])])[0]
+    assert "**holds only nominally**" in text
