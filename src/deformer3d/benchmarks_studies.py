@@ -296,6 +296,9 @@ def ablation_verdict(rows: list[dict[str, Any]]) -> list[str]:
     drops = ", ".join(f"{r['label'][4:]} {full['top1_median'] - r['top1_median']:+.1f} points" for r in removals)
     lines.append(f"Without 3D deformable attention the largest drop among the removals: "
                  f"{_claim(holds2, _resolved(deform, rival))} — drops vs full: {drops}.")
+    if holds2 and not _resolved(full, deform):
+        lines.append(f"But removing 3D deformable attention costs {full['top1_median'] - deform['top1_median']:.1f} "
+                     "points, within the seed spread of the two rows: no measurable drop at this budget.")
     return lines
 
 
@@ -417,9 +420,10 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
         "tokens with (x, y, score) embeddings, label smoothing 0.1); tested on the final weights; seeds per variant as "
         "listed (the seed sets the weights and the data order; the data are the same for all runs). "
         f"Top-1 is on the test split; ± is half the min..max range over seeds. The {len(payload['run_seconds'])} "
-        f"runs took {payload['train_seconds'] / 60:.1f} min in all, each {run_time} (trained {payload['jobs']} at a "
-        f"time, one compute thread each; {payload['cached_runs']} reused from an earlier study's cache); this "
-        f"invocation took {payload['duration_s'] / 60:.1f} min wall.",
+        f"runs took {payload['train_seconds'] / 60:.1f} min in all, each {run_time}, trained {payload['jobs']} at a "
+        f"time with one compute thread each: ~{payload['train_seconds'] / 60 / payload['jobs']:.1f} min wall from "
+        f"scratch ({payload['cached_runs']} of them reused from cache by this invocation, which took "
+        f"{payload['duration_s'] / 60:.1f} min).",
         "",
         markdown_table(["variant", "overrides", "top-1 per seed (%)", "top-1 median (%)", "Δ vs reference",
                         "top-5 (%)", "GFLOPs/clip", "params"], table),
