@@ -76,3 +76,5 @@ def test_a_gap_within_the_seed_spread_is_called_nominal():
     assert "largest drop among the removals: **holds only nominally**" in text
     text = tokens_verdict([_row("cross", [60, 70]), _row("single", [64]), _row("none", [50])])[0]
     assert "**holds only nominally**" in text
+    text = tokens_verdict([_row("cross", [80, 84]), _row("single", [60, 62]), _row("none", [70])])
+    assert "**does not hold**" in text[0] and "Cross-modal tokens best of the three: **holds**" in text[1]

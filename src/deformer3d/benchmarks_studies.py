@@ -309,8 +309,13 @@ def tokens_verdict(rows: list[dict[str, Any]]) -> list[str]:
     pairs = [(c, s), (s, n)] if holds else [
         p for p in ((c, s), (s, n)) if p[0]["top1_median"] <= p[1]["top1_median"]]
     resolved = all(_resolved(a, b) for a, b in pairs)
-    return [f"cross > single > none: {_claim(holds, resolved)} — cross {_pct(c)}, single {_pct(s)}, "
-            f"none {_pct(n)}."]
+    lines = [f"cross > single > none: {_claim(holds, resolved)} — cross {_pct(c)}, single {_pct(s)}, "
+             f"none {_pct(n)}."]
+    if not holds:
+        runner_up = max((s, n), key=lambda r: r["top1_median"])
+        best = c["top1_median"] >= runner_up["top1_median"]
+        lines.append(f"Cross-modal tokens best of the three: {_claim(best, _resolved(c, runner_up))}.")
+    return lines
 
 
 def attention_verdict(rows: list[dict[str, Any]]) -> list[str]:
