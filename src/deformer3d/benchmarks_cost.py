@@ -217,9 +217,9 @@ def cost_markdown(results: list[dict[str, Any]], machine: dict[str, Any], refere
             "FLOPs from `torch.utils.flop_counter` (a multiply-add counts 2). Latency: repeated forwards in "
             "`torch.inference_mode` after warm-up, median and inter-quartile range over n runs. Peak memory: the "
             "resident-set high-water mark during one forward minus the RSS before it (activations and workspace, "
-            "weights excluded), each model in a fresh subprocess. The CPU is shared with other work, so latencies "
-            "carry that noise: read the IQR and the load average above (with a load above the core count they are "
-            "upper bounds); parameters, FLOPs and memory do not depend on the load.",
+            "weights excluded), each model in a fresh subprocess. Other work on the CPU shows in the latencies: read "
+            "the IQR and the load average above (with a load above the core count they are upper bounds); "
+            "parameters, FLOPs and memory do not depend on the load.",
         ]
     )
 
