@@ -8,6 +8,7 @@ from deformer3d.benchmarks_studies import (
     FULL,
     STUDY_CONFIG,
     ablation_verdict,
+    makespan,
     run_key,
     studies,
     tokens_verdict,
@@ -78,3 +79,8 @@ def test_a_gap_within_the_seed_spread_is_called_nominal():
     assert "**holds only nominally**" in text
     text = tokens_verdict([_row("cross", [80, 84]), _row("single", [60, 62]), _row("none", [70])])
     assert "**does not hold**" in text[0] and "Cross-modal tokens best of the three: **holds**" in text[1]
+
+
+def test_makespan_follows_the_pool():
+    assert makespan([144, 206, 197], 2) == 144 + 197  # the third run waits for the first worker to free up
+    assert makespan([10, 10, 10, 10], 2) == 20 and makespan([5, 7], 1) == 12
