@@ -107,7 +107,7 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         if suite == "cost":
             load = payload["machine"].get("load_avg_1m_at_start")
             cores = payload["machine"].get("cpu_cores") or 1
-            busy = load is not None and load > 0.5 * cores
+            busy = load is not None and load > cores
             state = ("while the CPU was shared: latencies are upper bounds" if busy
                      else "on an otherwise idle CPU")
             parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs, measured "
