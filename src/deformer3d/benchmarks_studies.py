@@ -262,9 +262,8 @@ def run_all(
 # --------------------------------------------------------------------------------------------------- verdicts
 
 
-def _median(rows: list[dict[str, Any]], label: str) -> tuple[float, float]:
-    row = next(r for r in rows if r["label"] == label)
-    return row["top1_median"], row["top1_spread"]
+def _row(rows: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    return next(r for r in rows if r["label"] == label)
 
 
 def _resolved(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -283,7 +282,7 @@ def _pct(r: dict[str, Any]) -> str:
 
 
 def ablation_verdict(rows: list[dict[str, Any]]) -> list[str]:
-    full = next(r for r in rows if r["label"] == FULL)
+    full = _row(rows, FULL)
     others = sorted((r for r in rows if r is not full), key=lambda r: -r["top1_median"])
     removals = sorted((r for r in rows if r["label"].startswith("w/o")), key=lambda r: r["top1_median"])
     deform = next(r for r in removals if "deformable" in r["label"])
@@ -319,14 +318,14 @@ def tokens_verdict(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def attention_verdict(rows: list[dict[str, Any]]) -> list[str]:
-    full, full_sp = _median(rows, FULL)
+    full = _row(rows, FULL)
     lines = []
     for r in rows:
-        if r["label"] == FULL:
+        if r is full:
             continue
-        diff = r["top1_median"] - full
-        cost = r.get("gflops", float("nan")) / rows[0].get("gflops", float("nan"))
-        lines.append(f"{r['label']}: {r['top1_median']:.1f}% vs {full:.1f}% (±{full_sp:.1f}) for the full model "
+        diff = r["top1_median"] - full["top1_median"]
+        cost = r.get("gflops", float("nan")) / full.get("gflops", float("nan"))
+        lines.append(f"{r['label']}: {r['top1_median']:.1f}% vs {_pct(full)} for the full model "
                      f"({diff:+.1f} points; {cost:.2f}x its FLOPs at this clip size).")
     lines.append("One seed per full-attention variant: a difference within the full model's seed spread is not a "
                  "difference. The paper's point is cost (see the scaling suite); on these small clips full attention "
@@ -337,7 +336,7 @@ def attention_verdict(rows: list[dict[str, Any]]) -> list[str]:
 def windows_verdict(rows: list[dict[str, Any]]) -> list[str]:
     best = max(rows, key=lambda r: r["top1_median"])
     worst = min(rows, key=lambda r: r["top1_median"])
-    ref = next(r for r in rows if r["label"] == "window 4, stride 2")
+    ref = _row(rows, "window 4, stride 2")
     return [f"Best: {best['label']} {best['top1_median']:.1f}%; worst: {worst['label']} {worst['top1_median']:.1f}%; "
             f"our default (window 4, stride 2) {ref['top1_median']:.1f}%. One seed per cell: differences of a few "
             "points are within run-to-run noise (see the ablation's seed spread)."]
@@ -349,8 +348,14 @@ def frames_verdict(rows: list[dict[str, Any]]) -> list[str]:
     monotone = all(b >= a for a, b in zip(ys, ys[1:], strict=False))
     lines = ["Top-1 by training frames: " + ", ".join(f"{x}: {y:.1f}%" for x, y in zip(xs, ys, strict=True))
              + f" — more frames {'always help' if monotone else 'do not help monotonically'} at this budget."]
+    return lines + sweep_lines(rows)
+
+
+def sweep_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """'Trained with T frames, tested with ...' for every finished run that has a test-frame sweep (Fig. A1)."""
+    lines = []
     for r in rows:
-        sweep = r["runs"][0].get("frame_sweep") or []
+        sweep = [] if r["missing"] else (r["runs"][0].get("frame_sweep") or [])
         if sweep:
             lines.append(f"Trained with {r['x']} frames, tested with " + ", ".join(
                 f"{s['num_frames']}: {s['top1']:.1f}%" for s in sweep) + ".")
@@ -364,12 +369,7 @@ def verdict_or_missing(name: str, rows: list[dict[str, Any]]) -> list[str]:
         lines = [f"**Not determined yet**: {len(missing)} of {len(rows)} variants have no finished run "
                  f"({'; '.join(missing)}). Run `deformer3d bench --suite {name}` to train them (finished runs are "
                  "cached and reused)."]
-        for r in rows:  # the test-frame sweeps (Fig. A1) of the runs that did finish
-            sweep = [] if r["missing"] else (r["runs"][0].get("frame_sweep") or [])
-            if name == "frames" and sweep:
-                lines.append(f"Trained with {r['x']} frames, tested with " + ", ".join(
-                    f"{s['num_frames']}: {s['top1']:.1f}%" for s in sweep) + ".")
-        return lines
+        return lines + (sweep_lines(rows) if name == "frames" else [])
     return VERDICTS[name](rows)
 
 
@@ -421,8 +421,10 @@ def study_markdown(study: Study, rows: list[dict[str, Any]], payload: dict[str, 
         f"{b['data']['size']} px, {b['data']['frames'][0]}..{b['data']['frames'][1]} frames, nuisances x"
         f"{b['data']['difficulty']}, the {len(b['data']['classes'])} classes {', '.join(b['data']['classes'])} "
         f"({b['num_train']} train / {b['num_test']} test clips); `{b['config']}`: tiny preset, {b['epochs']} epochs, "
-        f"batch {b['batch_size']}, AdamW lr {b['lr']}, cosine, the demo's recipe (8 equidistant frames, pose "
-        "tokens with (x, y, score) embeddings, label smoothing 0.1); tested on the final weights; seeds per variant as "
+        f"batch {b['batch_size']}, {b['optimizer']} lr {b['lr']}, {b['scheduler']} schedule, label smoothing {b['label_smoothing']}, "
+        f"{b['frames_per_clip']} {b['sampler']} frames, pose tokens "
+        f"{'with' if b['pose_coordinates'] else 'without'} (x, y, score) embeddings; tested on the final weights; "
+        "seeds per variant as "
         "listed (the seed sets the weights and the data order; the data are the same for all runs). "
         f"Top-1 is on the test split; ± is half the min..max range over seeds. The {len(payload['run_seconds'])} "
         f"runs took {payload['train_seconds'] / 60:.1f} min in all, each {run_time}, trained {payload['jobs']} at a "
@@ -565,6 +567,9 @@ def run_study(
         "suite": name, "machine": machine, "title": study.title,
         "budget": {"data": DATA, "config": str(STUDY_CONFIG.relative_to(PROJECT_ROOT)),
                    "epochs": base.trainer.max_epochs, "batch_size": base.data.batch_size, "lr": base.optim.lr,
+                   "optimizer": base.optim.name, "scheduler": base.optim.scheduler, "label_smoothing": base.optim.label_smoothing,
+                   "frames_per_clip": base.data.num_frames, "sampler": base.data.sampler,
+                   "pose_coordinates": bool(base.model.get("pose_coordinates", False)),
                    "num_test": all_runs[0].get("num_test") if all_runs else None,
                    "num_train": _num_train(data_dir)},
         "rows": rows, "train_seconds": sum(r["seconds"] for r in all_runs),
