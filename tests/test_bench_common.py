@@ -11,6 +11,7 @@ from deformer3d.bench import resolve_suites
 from deformer3d.benchmarks_common import (
     exponent_check,
     fit_power_law,
+    load_note,
     machine_info,
     markdown_table,
     peak_rss,
@@ -69,6 +70,12 @@ def test_time_fn_counts_calls_within_bounds():
     calls.clear()
     t = time_fn(lambda: calls.append(1), warmup=0, budget_s=0.0, min_repeats=3)
     assert t.n == 3 and len(calls) == 3  # without warm-up the first timed run sizes the rest and counts
+
+
+def test_load_note_says_when_timings_are_upper_bounds():
+    assert "upper bounds" in load_note({"load_avg_1m_at_start": 5.0, "cpu_cores": 2})
+    assert "idle" in load_note({"load_avg_1m_at_start": 0.5, "cpu_cores": 2})
+    assert "unknown" in load_note({})
 
 
 def test_peak_rss_sees_a_large_allocation():

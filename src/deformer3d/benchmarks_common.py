@@ -94,9 +94,19 @@ def machine_line(info: dict[str, Any]) -> str:
     return (
         f"Machine: {info['cpu_model']}, {info['cpu_cores']} cores ({info['torch_threads']} torch threads), "
         f"{info['ram_gib']} GiB RAM, {gpu}; torch {info['torch']}, Python {info['python']}; "
-        f"commit {info.get('git_commit')}; {info['date_utc']} UTC; 1-min load average at start "
-        f"{info.get('load_avg_1m_at_start')}."
+        f"commit {info.get('git_commit')}; {info['date_utc']} UTC; {load_note(info)}."
     )
+
+
+def load_note(info: dict[str, Any]) -> str:
+    """How busy the CPU was when a suite started: timings taken with a load above the core count are upper
+    bounds (parameters, FLOPs, memory and accuracies do not depend on it)."""
+    load = info.get("load_avg_1m_at_start")
+    if load is None:
+        return "load average unknown"
+    if load > (info.get("cpu_cores") or 1):
+        return f"1-min load average at start {load}: the CPU was busy with other work, timings are upper bounds"
+    return f"1-min load average at start {load}: otherwise idle CPU"
 
 
 # --------------------------------------------------------------------------------------------------- timing
@@ -152,32 +162,23 @@ def time_fn(
     (estimated from the warm-up, or from the first timed run when ``warmup=0``), clamped to
     ``[min_repeats, max_repeats]``, so slow models get few runs and fast ones many. ``sync`` (e.g. ``torch.cuda.synchronize``) is called around each run for async devices.
     """
-    warm_times = []
-    for _ in range(warmup):
+    def once() -> float:  # ms
+        if sync:
+            sync()
         t0 = time.perf_counter()
         fn()
         if sync:
             sync()
-        warm_times.append(time.perf_counter() - t0)
+        return (time.perf_counter() - t0) * 1e3
+
+    warm = [once() for _ in range(warmup)]
     times: list[float] = []
     if repeats is None:
-        if not warm_times:  # no warm-up: the first timed run sizes the rest (the caller warmed up already)
-            t0 = time.perf_counter()
-            fn()
-            if sync:
-                sync()
-            times.append((time.perf_counter() - t0) * 1e3)
-            warm_times.append(times[0] / 1e3)
-        per_run = max(min(warm_times), 1e-6)
-        repeats = int(min(max(budget_s / per_run, min_repeats), max_repeats)) - len(times)
-    for _ in range(repeats):
-        if sync:
-            sync()
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append((time.perf_counter() - t0) * 1e3)
+        if not warm:  # no warm-up: the first timed run sizes the rest (the caller warmed up already)
+            times.append(once())
+        per_run_s = max(min(warm or times) / 1e3, 1e-6)
+        repeats = int(min(max(budget_s / per_run_s, min_repeats), max_repeats)) - len(times)
+    times += [once() for _ in range(repeats)]
     return summarize(times)
 
 
