@@ -44,11 +44,13 @@ def explain_model(runs_dir: Path | None = None, train: bool = True) -> tuple[Pat
     if not ckpt.is_file():
         raise UserError(f"no checkpoint of the studies' full model under {run_dir}: run `deformer3d bench --suite "
                         "ablation` (or `--suite explain` with training) first")
-    epoch = torch.load(ckpt, map_location="cpu", weights_only=True).get("epoch", -1) + 1
-    out = run_dir / ("exported" if finished else f"exported_epoch{epoch}")
+    if finished:
+        out, what = run_dir / "exported", "finished run"
+    else:  # name the export after the checkpoint's epoch: a later, further-trained one must not reuse it
+        epoch = torch.load(ckpt, map_location="cpu", weights_only=True).get("epoch", -1) + 1
+        out, what = run_dir / f"exported_epoch{epoch}", f"unfinished run: checkpoint after epoch {epoch}"
     if not (out / "model.safetensors").is_file():
         export_checkpoint(ckpt, out)
-    what = "finished run" if finished else f"unfinished run: checkpoint after epoch {epoch}"
     return out, what
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deformer3d.benchmarks_common import machine_line
+from deformer3d.benchmarks_common import load_note, machine_line
 
 ORDER = [
     ("cost", "Cost: parameters, FLOPs, latency, memory", "cost.png"),
@@ -51,8 +51,8 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
             machines.append(payload["machine"])
         dur = payload.get("duration_s")
         head = f"## {title}\n\n`deformer3d bench --suite {_command(suite)}`" + (
-            f" — this run took {dur / 60:.1f} min; measured {payload['machine']['date_utc']} UTC (1-min load average "
-            f"at start {payload['machine'].get('load_avg_1m_at_start')})." if dur and payload.get("machine") else "."
+            f" — this run took {dur / 60:.1f} min; measured {payload['machine']['date_utc']} UTC "
+            f"({load_note(payload['machine'])})." if dur and payload.get("machine") else "."
         )
         body = _body((d / "results.md").read_text())
         img = f"\n\n![{suite}]({rel / suite / png})" if png and (d / png).is_file() else ""
@@ -69,10 +69,10 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
         "with its section (regenerate this page with `deformer3d bench --suite summary`). Latencies are medians "
         "over repeated runs with the inter-quartile range (IQR); study accuracies are medians over seeds with half "
         "the min..max range.",
-        f"{machine} The CPU was shared with other work while measuring (the 1-minute load average at the start "
-        "of each suite is given with it; above 2 the benchmark got only part of the two cores): parameters, FLOPs, "
-        "memory, FLOP exponents and accuracies do not depend on the load, while latencies, time exponents and "
-        "latency ratios do -- read them as upper bounds and rerun the suite on an idle machine for clean timings.",
+        f"{machine} Each suite gives the 1-minute load average at its start: above the core count the benchmark "
+        "got only part of the CPU. Parameters, FLOPs, memory, FLOP exponents and accuracies do not depend on the "
+        "load; latencies, time exponents and latency ratios do -- read those as upper bounds there and rerun the "
+        "suite on an idle machine for clean timings.",
         "GPU: no GPU on this machine. The cost suite's GPU path (CUDA, bf16 autocast, SDPA, `torch.compile`) runs "
         "automatically where `torch.cuda.is_available()`; here its column reads \"not measured: no GPU\".",
         *sections,
@@ -84,6 +84,7 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+README_SKIPS = ("compile", "explanations")  # on the summary page only: a table of ratios / a gallery of figures
 
 
 def update_project_readme(results_dir: Path, readme: Path) -> bool:
@@ -96,7 +97,7 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         return False
     parts = []
     machine = None
-    for suite in ("cost", "scaling", "data", "ablation", "attention", "tokens", "windows", "frames"):
+    for suite in [name for name, _, _ in ORDER if name not in README_SKIPS]:
         d = results_dir / suite
         if not (d / "results.json").is_file():
             continue
@@ -105,13 +106,8 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
         md = (d / "results.md").read_text()
         table = [ln for ln in md.splitlines() if ln.startswith("|")]
         if suite == "cost":
-            load = payload["machine"].get("load_avg_1m_at_start")
-            cores = payload["machine"].get("cpu_cores") or 1
-            busy = load is not None and load > cores
-            state = ("while the CPU was shared: latencies are upper bounds" if busy
-                     else "on an otherwise idle CPU")
-            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs, measured "
-                         f"{state}, 1-min load average {load} at start; FLOPs / parameters / memory are exact):\n\n"
+            parts.append("Cost per clip (batch 1, CPU; median latency and IQR over repeated runs; "
+                         f"{load_note(payload['machine'])}; FLOPs / parameters / memory are exact):\n\n"
                          + "\n".join(table))
         elif suite == "scaling":
             res = payload["results"]
