@@ -551,7 +551,7 @@ def run_study(
     data_dir = ensure_data(runs_dir / "data")
     todo = [(v.label, [*v.overrides, *study.extra_overrides], s)
             for v in study.variants for s in (v.seeds[:seeds] if seeds else v.seeds)]
-    costs = {label: model_cost(overrides) for label, overrides, _ in todo}
+    costs = {v.label: model_cost([*v.overrides, *study.extra_overrides]) for v in study.variants}  # once per variant
     done = run_all(todo, data_dir, runs_dir, jobs=jobs, train=train, console=console)
     runs: dict[str, list[dict[str, Any]]] = {}
     for label, _, seed in todo:
