@@ -77,7 +77,7 @@ class Predictor:
     """
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", pose_backend: str = "mediapipe"):
-        from deformer3d.engine.export import load_exported
+        from deformer3d.models.hub import load_exported
 
         self.model_dir = Path(model_dir)
         self.model, self.info = load_exported(model_dir, map_location=device)

@@ -1,12 +1,13 @@
 """Exported model folders: ``config.json`` + ``model.safetensors`` + ``labels.json`` (no pickle anywhere).
 
 ``config.json`` = ``{"model": <model section incl. name>, "num_classes": K, "data": <inference data settings>}``
-(see docs/CONTRACTS.md). ``predict`` and the web page load a folder with :func:`load_exported`.
+(see docs/CONTRACTS.md). ``predict`` and the web page load a folder with :func:`deformer3d.models.hub.load_exported`.
 
 The ``model`` entry is the model's full resolved config (``model.config.to_dict()``), not the YAML section it was
 trained from: a YAML ``pretrained:`` hub id or ``preset:`` would otherwise have to be resolved again (online) to
 rebuild the architecture. Lightning is imported only by :func:`export_checkpoint` (reading a training
-checkpoint needs it), so :func:`load_exported` - every ``predict`` / ``serve`` - stays light.
+checkpoint needs it); the reader lives in :mod:`deformer3d.models.hub`, so ``predict`` / ``serve`` never import
+the engine.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from typing import Any
 
 from torch import nn
 
-from deformer3d.errors import UserError
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-LABELS_NAME = "labels.json"
-
-
-class ExportError(UserError):
-    """An exported model folder that is missing a file or whose files disagree."""
+from deformer3d.models.hub import (  # noqa: F401  (load_exported re-exported for old imports)
+    CONFIG_NAME,
+    LABELS_NAME,
+    WEIGHTS_NAME,
+    ExportError,
+    load_exported,
+)
 
 
 def resolved_model_config(model: nn.Module, model_cfg: dict[str, Any]) -> dict[str, Any]:
@@ -72,43 +71,3 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path) -> Path:
     out = export_module(module, out_dir)
     Console(stderr=True).print(f"exported {checkpoint} -> {out}/ ({CONFIG_NAME}, {WEIGHTS_NAME}, {LABELS_NAME})")
     return out
-
-
-def load_exported(model_dir: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """``(model, info)`` from an exported folder; ``info`` = config.json + ``labels`` + ``dir``. Eval mode."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
-
-    from deformer3d.models import build_model
-
-    d = Path(model_dir)
-    if not d.is_dir():
-        raise ExportError(f"model folder not found: {d} (export one with `deformer3d export CKPT DIR`)")
-    for name in (CONFIG_NAME, WEIGHTS_NAME, LABELS_NAME):
-        if not (d / name).is_file():
-            raise ExportError(f"{d}: missing {name}; an exported model folder has {CONFIG_NAME}, {WEIGHTS_NAME}, "
-                              f"{LABELS_NAME} (re-export with `deformer3d export CKPT DIR`)")
-    try:
-        info = json.loads((d / CONFIG_NAME).read_text())
-        labels = json.loads((d / LABELS_NAME).read_text())
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{d}: {CONFIG_NAME} or {LABELS_NAME} is not valid JSON ({exc})") from None
-    if not isinstance(info, dict) or not {"model", "num_classes"} <= set(info):
-        raise ExportError(f"{d / CONFIG_NAME}: expected keys 'model', 'num_classes', 'data'")
-    if len(labels) != int(info["num_classes"]):
-        raise ExportError(f"{d}: {LABELS_NAME} has {len(labels)} names but config.json says "
-                          f"num_classes={info['num_classes']}")
-    model = build_model(dict(info["model"]), int(info["num_classes"]))
-    try:
-        missing, unexpected = load_model(model, str(d / WEIGHTS_NAME), strict=False, device=map_location)
-    except (SafetensorError, OSError) as exc:
-        raise ExportError(f"{d / WEIGHTS_NAME}: not a readable safetensors file ({exc})") from None
-    if missing or unexpected:
-        raise ExportError(
-            f"{d / WEIGHTS_NAME} does not match the model in {CONFIG_NAME}: missing {sorted(missing)[:5]}, "
-            f"unexpected {sorted(unexpected)[:5]}"
-        )
-    model.eval()
-    info = {**info, "labels": list(labels), "dir": str(d)}
-    info.setdefault("data", {})
-    return model, info

@@ -19,10 +19,15 @@ from deformer3d.errors import UserError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+LABELS_NAME = "labels.json"
 
 
 class ModelNotFoundError(UserError, FileNotFoundError):
     """A pretrained model directory or hub id that cannot be found or read."""
+
+
+class ExportError(UserError):
+    """An exported model folder that is missing a file or whose files disagree."""
 
 
 def _hub_offline() -> bool:
@@ -129,3 +134,46 @@ class PretrainedMixin:
         load_weights(model, directory / WEIGHTS_NAME, skip_mismatched_prefix=cls.head_prefix)  # type: ignore[arg-type]
         model.eval()  # type: ignore[attr-defined]
         return model
+
+
+def load_exported(model_dir: str | Path, map_location: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``(model, info)`` from an exported folder; ``info`` = config.json + ``labels`` + ``dir``. Eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    from deformer3d.models import build_model  # models/__init__ imports this module
+
+    d = Path(model_dir)
+    if not d.is_dir():
+        raise ExportError(f"model folder not found: {d} (export one with `deformer3d export CKPT DIR`)")
+    for name in (CONFIG_NAME, WEIGHTS_NAME, LABELS_NAME):
+        if not (d / name).is_file():
+            raise ExportError(f"{d}: missing {name}; an exported model folder has {CONFIG_NAME}, {WEIGHTS_NAME}, "
+                              f"{LABELS_NAME} (re-export with `deformer3d export CKPT DIR`)")
+    try:
+        info = json.loads((d / CONFIG_NAME).read_text())
+        labels = json.loads((d / LABELS_NAME).read_text())
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"{d}: {CONFIG_NAME} or {LABELS_NAME} is not valid JSON ({exc})") from None
+    if not isinstance(info, dict) or not {"model", "num_classes"} <= set(info):
+        raise ExportError(f"{d / CONFIG_NAME}: expected keys 'model', 'num_classes', 'data'")
+    if len(labels) != int(info["num_classes"]):
+        raise ExportError(f"{d}: {LABELS_NAME} has {len(labels)} names but config.json says "
+                          f"num_classes={info['num_classes']}")
+    model = build_model(dict(info["model"]), int(info["num_classes"]))
+    try:
+        missing, unexpected = load_model(model, str(d / WEIGHTS_NAME), strict=False, device=map_location)
+    except (SafetensorError, OSError) as exc:
+        raise ExportError(f"{d / WEIGHTS_NAME}: not a readable safetensors file ({exc})") from None
+    if missing or unexpected:
+        raise ExportError(
+            f"{d / WEIGHTS_NAME} does not match the model in {CONFIG_NAME}: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}"
+        )
+    model.eval()
+    info = {**info, "labels": list(labels), "dir": str(d)}
+    info.setdefault("data", {})
+    return model, info
+
+
+load_model_folder = load_exported
