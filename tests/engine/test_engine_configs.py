@@ -10,7 +10,7 @@ from deformer3d.config import load_config
 from deformer3d.data.skeleton import get_layout
 from deformer3d.models import build_model
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 REQUIRED = {"synth_demo", "synth_pose", "synth_rgb", "pennaction_pose", "pennaction_rgb_pose", "ntu60_xsub",
             "ntu60_xview", "ntu120_xsub", "ntu120_xset", "finegym", "hmdb51", "hmdb51_subset"}
 

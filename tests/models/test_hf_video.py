@@ -127,7 +127,7 @@ def test_shipped_configs_build_or_explain_the_offline_checkpoint(name, monkeypat
     from deformer3d.config import load_config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = load_config(Path(__file__).parents[1] / "configs" / f"{name}.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml")
     if name.startswith("synth"):
         model = build_model(cfg.model, num_classes=14)
         assert model.hf.config.num_frames == cfg.data.num_frames and model.hf.config.image_size == cfg.data.image_size
