@@ -13,6 +13,7 @@ to that model's own config class, which validates them (see ``deformer3d.models.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,14 @@ def _explain(exc: OmegaConfBaseException, source: str) -> ConfigError:
     return ConfigError(f"{source}: {str(exc).splitlines()[0]}")
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, *, check_hardware: bool = True
+) -> ExperimentConfig:
     """Load ``path`` (YAML), apply dot-list ``overrides`` and return a validated :class:`ExperimentConfig`.
+
+    Types and values are both checked here (:func:`check_values`), so ``data.batch_size=0`` or ``eval.crops=2``
+    fails before any data is read; ``check_hardware`` also refuses a ``trainer.accelerator`` this machine lacks
+    (``deformer3d validate`` turns it off: scanning a GPU experiment's data needs no GPU).
 
     Relative ``data.root`` / ``data.ann_file`` stay as written; ``${realdata:}`` in a YAML value expands to
     :func:`realdata_root` so configs for the shared real data need no absolute path.
@@ -194,7 +201,158 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         raise _explain(exc, str(path or "config")) from exc
     if not isinstance(cfg.model, dict) or "name" not in cfg.model:
         raise ConfigError(f"{path}: 'model.name' is required (deformer3d | timesformer | vivit)")
+    check_values(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
+    if check_hardware:
+        check_accelerator(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
     return cfg
+
+
+# --------------------------------------------------------------------------- value checks
+# A value of the right type can still be meaningless (batch size 0, a negative learning rate, 2 test crops);
+# each rule is (key, test, what the key needs). Choices that live with their code (formats, samplers, layouts)
+# are read from there, so a new one needs no edit here.
+_PRECISIONS = ("auto", "64-true", "64", "32-true", "32", "16-true", "bf16-true", "16-mixed", "bf16-mixed")
+_ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
+
+def _is_batch_limit(v: float) -> bool:
+    """Lightning's limit_*_batches: a fraction in (0, 1] or a whole number of batches."""
+    return 0 < v <= 1 or (v > 1 and float(v).is_integer())
+
+
+def _is_devices(v: Any) -> bool:
+    if isinstance(v, str):
+        return v == "auto" or all(p.strip().lstrip("-").isdigit() for p in v.split(",") if p.strip())
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return v >= 1 or v == -1
+    if isinstance(v, (list, tuple)):
+        return len(v) > 0 and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
+    return False
+
+
+def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
+    from deformer3d.data.formats import FORMATS
+    from deformer3d.data.sampling import SAMPLERS
+    from deformer3d.data.skeleton import LAYOUTS
+
+    def one_of(*choices: Any) -> tuple[Callable[[Any], bool], str]:
+        return (lambda v: v in choices), "one of " + " | ".join(map(str, choices))
+
+    def at_least(lo: float) -> tuple[Callable[[Any], bool], str]:
+        return (lambda v: v >= lo), f">= {lo}"
+
+    return [
+        ("name", lambda v: bool(str(v).strip()), "a non-empty name"),
+        ("data.format", *one_of(*FORMATS)),
+        ("data.layout", *one_of(*LAYOUTS)),
+        ("data.sampler", *one_of(*SAMPLERS)),
+        ("data.test_sampler", *one_of(*SAMPLERS)),
+        ("data.num_classes", *at_least(0)),
+        ("data.max_persons", *at_least(1)),
+        ("data.num_frames", *at_least(1)),
+        ("data.frame_interval", *at_least(1)),
+        ("data.image_size", *at_least(1)),
+        ("data.resize_short", *at_least(1)),
+        (
+            "data.random_crop_scale",
+            lambda v: len(v) == 0 or (len(v) == 2 and 0 < v[0] <= v[1] <= 1),
+            "[] or [min, max] with 0 < min <= max <= 1 (fractions of the frame area)",
+        ),
+        ("data.batch_size", *at_least(1)),
+        ("data.num_workers", *at_least(0)),
+        ("data.subset_classes", *at_least(0)),
+        ("data.subset_per_class", *at_least(0)),
+        ("data.fold", *at_least(1)),
+        ("data.protocol", lambda v: v == "" or v in _ntu_protocols(), "'' or one of " + " | ".join(_ntu_protocols())),
+        ("data.val_fraction", lambda v: 0 <= v < 1, "in [0, 1): the fraction of the training split held out"),
+        ("optim.name", *one_of("adamw", "sgd")),
+        ("optim.lr", lambda v: v > 0, "> 0"),
+        ("optim.weight_decay", *at_least(0)),
+        ("optim.momentum", lambda v: 0 <= v <= 1, "in [0, 1]"),
+        ("optim.scheduler", *one_of("cosine", "none")),
+        ("optim.warmup_epochs", *at_least(0)),
+        ("optim.min_lr_ratio", lambda v: 0 <= v <= 1, "in [0, 1]"),
+        ("optim.label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
+        ("optim.grad_clip", lambda v: v >= 0, ">= 0 (0 disables clipping)"),
+        ("trainer.max_epochs", lambda v: v >= -1, ">= -1 (-1 = until stopped)"),
+        ("trainer.accelerator", *one_of(*_ACCELERATORS)),
+        ("trainer.devices", _is_devices, "'auto', a count >= 1, -1 (all) or a list of device indices"),
+        ("trainer.num_nodes", *at_least(1)),
+        ("trainer.precision", *one_of(*_PRECISIONS)),
+        ("trainer.out_dir", lambda v: bool(str(v).strip()), "a folder path"),
+        ("trainer.log_every_n_steps", *at_least(1)),
+        ("trainer.check_val_every_n_epoch", *at_least(1)),
+        ("trainer.limit_train_batches", _is_batch_limit, "a fraction in (0, 1] or a whole number of batches"),
+        ("trainer.limit_val_batches", _is_batch_limit, "a fraction in (0, 1] or a whole number of batches"),
+        ("trainer.accumulate_grad_batches", *at_least(1)),
+        ("trainer.num_threads", lambda v: v >= 0, ">= 0 (0 = torch's default)"),
+        ("eval.checkpoint", lambda v: bool(str(v).strip()), "best | last | a checkpoint path"),
+        ("eval.clips", *at_least(1)),
+        ("eval.crops", *one_of(1, 3)),
+        ("eval.frame_sweep", lambda v: all(n >= 1 for n in v), "a list of frame counts, each >= 1"),
+    ]
+
+
+def _ntu_protocols() -> tuple[str, ...]:
+    from deformer3d.data.formats.ntu import PROTOCOLS
+
+    return PROTOCOLS
+
+
+def _override_keys(overrides: list[str]) -> dict[str, str]:
+    return {item.split("=", 1)[0].strip(): item for item in overrides if "=" in item}
+
+
+def _where(key: str, source: str, overridden: dict[str, str]) -> str:
+    return f"{source} (command-line override '{overridden[key]}')" if key in overridden else source
+
+
+def _get(cfg: ExperimentConfig, key: str) -> Any:
+    obj: Any = cfg
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_values(cfg: ExperimentConfig, source: str, overridden: dict[str, str] | None = None) -> None:
+    """Refuse values of the right type that cannot work, naming the file (or override) and the key."""
+    overridden = overridden or {}
+    for key, ok, need in _rules():
+        value = _get(cfg, key)
+        try:
+            good = bool(ok(value))
+        except (TypeError, ValueError, IndexError):
+            good = False
+        if not good:
+            raise ConfigError(f"{_where(key, source, overridden)}: {key}={value!r} is invalid; it must be {need}")
+    for stage in ("train", "val", "test"):
+        if not str(cfg.data.splits.get(stage, stage)).strip():
+            raise ConfigError(f"{source}: data.splits.{stage} is empty; name the annotation's split for {stage}")
+
+
+def check_accelerator(cfg: ExperimentConfig, source: str, overridden: dict[str, str] | None = None) -> None:
+    """Refuse a ``trainer.accelerator`` / ``trainer.devices`` this machine cannot provide (before any data is read)."""
+    import torch
+
+    t = cfg.trainer
+    where = _where("trainer.accelerator", source, overridden or {})
+    if t.accelerator in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"{where}: trainer.accelerator={t.accelerator!r} but no CUDA GPU is visible on this machine; "
+                "use trainer.accelerator=cpu (or auto)"
+            )
+        count = torch.cuda.device_count()
+        wanted = t.devices if isinstance(t.devices, int) and not isinstance(t.devices, bool) else None
+        if wanted is not None and wanted > count:
+            raise ConfigError(
+                f"{_where('trainer.devices', source, overridden or {})}: trainer.devices={wanted} but this "
+                f"machine has {count} GPU{'s' * (count != 1)}"
+            )
+    if t.accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{where}: trainer.accelerator='mps' but Apple's MPS is not available here; use cpu")
 
 
 def to_yaml(cfg: ExperimentConfig) -> str:
@@ -220,6 +378,8 @@ __all__ = [
     "ExperimentConfig",
     "OptimConfig",
     "TrainerConfig",
+    "check_accelerator",
+    "check_values",
     "load_config",
     "realdata_root",
     "save_config",

@@ -74,7 +74,7 @@ def check_record(
 
 def validate_from_config(config_path: str | Path, overrides: list[str]) -> bool:
     """Scan the ``data`` section of an experiment config; print a table of problems; True when clean."""
-    cfg = load_config(config_path, overrides)
+    cfg = load_config(config_path, overrides, check_hardware=False)  # scanning data needs no GPU
     need_video, need_pose = _needs(cfg.model)
     console = Console()
     rows: list[tuple[str, str, str, str]] = []

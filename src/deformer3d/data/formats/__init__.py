@@ -108,6 +108,7 @@ _FORMATS = {
     "finegym": ("finegym", "load_split"),
     "folder": ("folder", "load_split"),
 }
+FORMATS = tuple(_FORMATS)  # the valid values of data.format
 
 
 def get_format(name: str) -> Callable[..., SplitData]:
