@@ -8,8 +8,8 @@ The model is the studies' full model (seed 0, trained by ``bench --suite ablatio
   backend (``deformer3d.pose``) — the figures show where a SynthActions-trained model looks on real footage; its
   class guesses there mean nothing (it knows only the studies' synthetic actions).
 
-Each clip goes through :class:`deformer3d.inference.Predictor` (the ``predict`` / web-page path) with
-``explain=True``; the figures are drawn by ``deformer3d.viz`` and written to ``<out>/explanations/``.
+Each clip goes through :class:`deformer3d.serve.predictor.Predictor` (the ``predict`` / web-page path) with
+``explain=True``; the figures are drawn by ``deformer3d.serve.figures`` and written to ``<out>/explanations/``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def synth_clips(data_dir: Path, classes=SYNTH_CLASSES) -> list[tuple[str, Path, 
 def save_figures(prediction, stem: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
-    from deformer3d.viz import explanation_figures
+    from deformer3d.serve.figures import explanation_figures
 
     written = []
     for name, fig in explanation_figures(prediction).items():
@@ -90,7 +90,7 @@ def run_explain(out: Path, runs_dir: Path | None = None, train: bool = True) -> 
     from deformer3d.benchmarks_common import machine_info, suite_dir, write_results
     from deformer3d.benchmarks_studies import DATA, RUNS_DIR
     from deformer3d.config import realdata_root
-    from deformer3d.inference import Predictor
+    from deformer3d.serve.predictor import Predictor
 
     t0 = time.perf_counter()
     model_dir, which = explain_model(runs_dir, train)

@@ -132,7 +132,7 @@ def predict(
     explain: Annotated[Path | None, typer.Option(help="write the explanation figure here (PNG)")] = None,
 ) -> None:
     """Predict the top-k actions of a video."""
-    from deformer3d.inference import predict_cli
+    from deformer3d.serve.predictor import predict_cli
 
     predict_cli(video, model_dir=model, skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain)
 
@@ -146,7 +146,7 @@ def serve(
     max_upload_mb: int = 200,
 ) -> None:
     """Serve the Streamlit web page: upload a video, see the top-5 actions and where the model looked."""
-    from deformer3d.app import serve as serve_app
+    from deformer3d.serve.app import serve as serve_app
 
     serve_app(model_dirs=model, host=host, port=port, max_upload_mb=max_upload_mb)
 

@@ -44,7 +44,7 @@ def served_page(tmp_path):
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
     pytest.importorskip("playwright")
-    from deformer3d.app import serve
+    from deformer3d.serve.app import serve
 
     model = make_exported(tmp_path / "rgb_pose_model", "rgb_pose")
     port = _free_port()

@@ -12,7 +12,7 @@ from exported_models import make_exported
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-import deformer3d.app as app_module  # noqa: E402
+import deformer3d.serve.app as app_module  # noqa: E402
 
 APP = str(Path(app_module.__file__))
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from deformer3d.cli import app
 from deformer3d.data.video import write_video
-from deformer3d.inference import Predictor, interpolate_keyframes
+from deformer3d.serve.predictor import Predictor, interpolate_keyframes
 from exported_models import make_exported
 
 runner = CliRunner()

@@ -149,7 +149,7 @@ def write_per_class_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the test split of ``cfg``; write results, plots and report to ``out_dir``."""
-    from deformer3d import viz
+    from deformer3d.engine import plots
     from deformer3d.engine.report import write_report
 
     out = Path(out_dir)
@@ -174,7 +174,7 @@ def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, out_dir: 
     }
     write_confusion_csv(m["confusion"], names, out / files["confusion_csv"])
     write_per_class_csv(per_class, out / files["per_class_csv"])
-    viz.plot_confusion_matrix(m["confusion"], names, out / files["confusion_png"])
+    plots.plot_confusion_matrix(m["confusion"], names, out / files["confusion_png"])
     with (out / files["predictions_csv"]).open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "label", "predicted", "confidence"])
@@ -190,12 +190,12 @@ def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, out_dir: 
         sweep.append({"num_frames": int(n), "top1": sm["top1"], "top5": sm["top5"], "mean_class": sm["mean_class"]})
     if sweep:
         files["frame_sweep_png"] = "frame_sweep.png"
-        viz.plot_frame_sweep(sweep, out / files["frame_sweep_png"], trained_frames=cfg.data.num_frames)
+        plots.plot_frame_sweep(sweep, out / files["frame_sweep_png"], trained_frames=cfg.data.num_frames)
 
     history_path = Path(cfg.trainer.out_dir) / "history.json"
     if history_path.is_file():
         files["curves_png"] = "training_curves.png"
-        viz.plot_training_curves(json.loads(history_path.read_text()), out / files["curves_png"])
+        plots.plot_training_curves(json.loads(history_path.read_text()), out / files["curves_png"])
 
     results = {
         "experiment": cfg.name,

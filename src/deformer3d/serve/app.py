@@ -6,7 +6,7 @@
 reach the page through ``$DEFORMER3D_MODEL_DIRS`` (``os.pathsep``-separated) and the upload limit through
 ``$DEFORMER3D_MAX_UPLOAD_MB`` (Streamlit's own ``server.maxUploadSize`` is set too, so the browser refuses a bigger
 file before sending it). The page itself is the ``main()`` below: everything goes through
-:class:`deformer3d.inference.Predictor`, the same code as ``deformer3d predict``.
+:class:`deformer3d.serve.predictor.Predictor`, the same code as ``deformer3d predict``.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def max_upload_bytes() -> int:
 
 # ---- the page -----------------------------------------------------------------------------------------------------
 def _load_predictor(model_dir: str):
-    from deformer3d.inference import Predictor
+    from deformer3d.serve.predictor import Predictor
 
     return Predictor(model_dir)
 
@@ -99,7 +99,7 @@ def main() -> None:
 
     from deformer3d.data.video import VIDEO_SUFFIXES
     from deformer3d.errors import UserError
-    from deformer3d.viz import explanation_figures
+    from deformer3d.serve.figures import explanation_figures
 
     st.set_page_config(page_title="deformer3d · action recognition", page_icon="🎬", layout="wide")
     st.title("deformer3d · action recognition")

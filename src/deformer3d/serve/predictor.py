@@ -277,7 +277,7 @@ def predict_cli(
     finally:
         predictor.close()
     if explain is not None:
-        from deformer3d.viz import plot_explanation
+        from deformer3d.serve.figures import plot_explanation
 
         plot_explanation(result, explain)
     if as_json:

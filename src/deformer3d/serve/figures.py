@@ -1,6 +1,8 @@
-"""Plots: confusion matrix, training curves, test-frame sweep (and, later, the model's explanations).
+"""Explanation figures (paper section 4): the sampled frames with their skeleton, the top-k bars, where the 3D
+deformable attention sampled and how much attention each joint received.
 
-Every function writes one PNG and returns its path; matplotlib runs headless (Agg).
+The ``*_figure`` functions return a matplotlib Figure (the web page shows it; close it after use);
+:func:`plot_explanation` writes them stacked into one PNG (``predict --explain OUT.png``).
 """
 
 from __future__ import annotations
@@ -8,89 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-
-def plot_confusion_matrix(confusion, class_names: list[str], path: str | Path, *, normalize: bool = True) -> Path:
-    """Confusion matrix ``(K, K)`` (rows = true class, columns = predicted) as a heat map with class names.
-
-    ``normalize``: rows as fractions of each true class (readable with unbalanced classes); cells show counts
-    when K is small enough to print them.
-    """
-    cm = np.asarray(confusion.cpu() if hasattr(confusion, "cpu") else confusion, dtype=float)
-    k = cm.shape[0]
-    shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
-    size = min(24.0, max(5.0, 0.35 * k + 2.5))
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
-    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class" if normalize else "count")
-    if k <= 60:
-        ax.set_xticks(range(k), class_names, rotation=90, fontsize=max(4, 10 - k // 10))
-        ax.set_yticks(range(k), class_names, fontsize=max(4, 10 - k // 10))
-    if k <= 25:
-        for i in range(k):
-            for j in range(k):
-                if cm[i, j] > 0:
-                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if shown[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("confusion matrix (test)")
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def plot_training_curves(history: list[dict[str, Any]], path: str | Path) -> Path:
-    """Loss (train, val) and accuracy (train, val top-1) per epoch from ``history.json`` rows."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
-    epochs = [r["epoch"] + 1 for r in history]
-    for key, label in (("train/loss", "train"), ("val/loss", "val")):
-        pts = [(e, r[key]) for e, r in zip(epochs, history, strict=False) if key in r]
-        if pts:
-            ax_loss.plot(*zip(*pts, strict=False), marker="o", ms=3, label=label)
-    for key, label in (("train/top1", "train top-1"), ("val/top1", "val top-1"), ("val/mean_class", "val mean-class")):
-        pts = [(e, 100 * r[key]) for e, r in zip(epochs, history, strict=False) if key in r]
-        if pts:
-            ax_acc.plot(*zip(*pts, strict=False), marker="o", ms=3, label=label)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def plot_frame_sweep(sweep: list[dict[str, Any]], path: str | Path, *, trained_frames: int | None = None) -> Path:
-    """Test accuracy against the number of test frames (the model trained with ``trained_frames``)."""
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    n = [r["num_frames"] for r in sweep]
-    ax.plot(n, [r["top1"] for r in sweep], marker="o", label="top-1")
-    ax.plot(n, [r["mean_class"] for r in sweep], marker="s", label="mean-class")
-    if trained_frames:
-        ax.axvline(trained_frames, color="gray", ls="--", lw=1, label=f"trained with {trained_frames}")
-    ax.set(xlabel="test frames", ylabel="accuracy (%)", title="test-frame sweep", ylim=(0, 100))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-# ---- explanations (paper section 4): where the model looked -------------------------------------------------------
-# The ``*_figure`` functions return a matplotlib Figure (the web page shows it; close it after use); the ``plot_*``
-# ones write a PNG like the plots above.
+from deformer3d.plotting import figure_png, plt
 
 
 def _frame_axes(fig, n: int, rect=None):
@@ -253,7 +175,7 @@ def top_k_figure(top_k: list[tuple[str, float]]):
 
 
 def explanation_figures(prediction, layout: str = "coco17", frames_cols: int = 8) -> dict[str, Any]:
-    """All figures for one :class:`deformer3d.inference.Prediction`, by name (``frames``, ``top_k`` and, when the
+    """All figures for one :class:`deformer3d.serve.predictor.Prediction`, by name (``frames``, ``top_k`` and, when the
     model explained itself, ``deformable`` + ``joints`` (deformer3d) or ``attention`` (timesformer / vivit))."""
     from deformer3d.data.skeleton import get_layout
 
@@ -280,12 +202,7 @@ def plot_explanation(prediction, path: str | Path, layout: str = "coco17") -> Pa
     from PIL import Image
 
     figs = explanation_figures(prediction, layout)
-    images = []
-    for fig in figs.values():
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        images.append(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    images = [Image.open(io.BytesIO(figure_png(fig))).convert("RGB") for fig in figs.values()]
     width = max(im.width for im in images)
     sheet = Image.new("RGB", (width, sum(im.height for im in images)), "white")
     y = 0
