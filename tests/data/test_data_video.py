@@ -47,7 +47,7 @@ def test_frame_exact_with_frequent_key_frames(tmp_path):
     path = tmp_path / "gop5.mp4"
     write_video(path, coded_frames(50), fps=25, gop=5)
     r = open_video(path)
-    assert len(r._keyframes) >= 9
+    assert len(r.keyframes) >= 9
     rng = np.random.default_rng(1)
     for _ in range(5):
         idx = rng.integers(0, 50, size=5)
