@@ -48,8 +48,9 @@ test-slow: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
 
-bench: $(VENV)/.runtime
-	$(VENV)/bin/deformer3d bench --out benchmarks/results
+SUITE ?= cost
+bench: $(VENV)/.runtime  # make bench SUITE=scaling (see benchmarks/README.md)
+	$(PY) -m benchmarks --suite $(SUITE)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

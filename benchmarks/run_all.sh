@@ -4,9 +4,9 @@
 # Run from the project root:  bash benchmarks/run_all.sh  (or pick single lines)
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
-D3=${D3:-.venv/bin/deformer3d}
+PY=${PY:-.venv/bin/python}
 OUT=${OUT:-benchmarks/results}
 for suite in cost scaling data compile ablation attention tokens windows frames explain; do
-  /usr/bin/time -f "$suite: %e s" "$D3" bench --suite "$suite" --out "$OUT"
+  /usr/bin/time -f "$suite: %e s" "$PY" -m benchmarks --suite "$suite" --out "$OUT"
 done
-"$D3" bench --suite summary --out "$OUT"
+"$PY" -m benchmarks --suite summary --out "$OUT"

@@ -30,19 +30,34 @@ console = Console(stderr=True)
 
 
 def user_errors(fn):
-    """Turn :class:`UserError` (and config errors) into a red one-line message and exit code 2."""
+    """Turn :class:`UserError` (config errors included) into a red one-line message and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from deformer3d.config import ConfigError
-
         try:
             return fn(*args, **kwargs)
-        except (UserError, ConfigError) as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+        except UserError as exc:
+            from rich.markup import escape
+
+            # escaped: a message holding "[/path]" or "[cpu]" is text, not rich markup (which would raise or vanish)
+            console.print(f"[bold red]error:[/] {escape(error_message(exc))}")
             raise typer.Exit(code=2) from None
 
     return wrapper
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message of a user error, also when a DataLoader worker raised it.
+
+    A worker's exception reaches the main process re-built by torch as ``Type("Caught Type in DataLoader worker
+    process N.\nOriginal Traceback ...\npkg.Type: <message>")``: the message the user needs is the last part.
+    """
+    text = str(exc)
+    if "Original Traceback" in text:
+        marker = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+        at = text.rfind(marker)
+        text = text[at + len(marker):] if at >= 0 else text.rstrip().splitlines()[-1]
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip()) or type(exc).__name__
 
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="dot-list overrides, e.g. optim.lr=3e-4")]
@@ -130,8 +145,23 @@ def predict(
     top_k: int = 5,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     explain: Annotated[Path | None, typer.Option(help="write the explanation figure here (PNG)")] = None,
+    timeline: Annotated[bool, typer.Option(help="sliding windows over a long video -> segments (JSON, CSV, PNG)")]
+    = False,
+    window: Annotated[float | None, typer.Option(help="timeline window in seconds (default: the model's clip)")]
+    = None,
+    stride: Annotated[float | None, typer.Option(help="timeline stride in seconds (default: half the window)")]
+    = None,
+    persons: Annotated[int, typer.Option(help="detect and track up to N people, a label each (1 = main person)")]
+    = 1,
+    out: Annotated[Path | None, typer.Option(help="timeline files prefix (default: the video's name)")] = None,
 ) -> None:
-    """Predict the top-k actions of a video."""
+    """Predict the top-k actions of a video (--timeline: of every part of a long video; --persons: of each person)."""
+    if timeline or persons > 1:
+        from deformer3d.serve.timeline import timeline_cli
+
+        timeline_cli(video, model_dir=model, window_s=window, stride_s=stride, persons=persons, top_k=top_k,
+                     out=out, as_json=as_json, timeline=timeline)
+        return
     from deformer3d.serve.predictor import predict_cli
 
     predict_cli(video, model_dir=model, skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain)
@@ -192,26 +222,24 @@ def info(
     print_model_info(name=model, preset=preset, modality=modality, num_classes=num_classes)
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+             add_help_option=False)
 @user_errors
-def bench(
-    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-    suite: Annotated[
-        str,
-        typer.Option(help="cost | scaling | data | compile | ablation | attention | tokens | windows | frames | explain | "
-                     "studies | summary | all (comma-separate several)"),
-    ] = "cost",
-    train: Annotated[
-        bool, typer.Option(help="studies: train the runs not yet cached (--no-train: report cached runs only)")
-    ] = True,
-    jobs: Annotated[
-        int, typer.Option(min=1, help="studies: runs trained at a time, one compute thread each (~ CPU cores)")
-    ] = 2,
-) -> None:
-    """Benchmarks: cost, scaling, data, compile and the paper's studies; writes JSON, markdown and plots."""
-    from deformer3d.bench import run_bench
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks of a source checkout: an alias of `python -m benchmarks` run from the repository (see
+    benchmarks/README.md); `deformer3d bench --help` lists the suites."""
+    import sys
 
-    run_bench(out=out, suite=suite, train=train, jobs=jobs)
+    from deformer3d.config import project_root
+
+    root = project_root()
+    if root is None or not (root / "benchmarks" / "runner.py").is_file():
+        raise UserError("bench: the benchmarks are not installed with the package; run `deformer3d bench` (or "
+                        "`python -m benchmarks`) inside a clone of the deformer3d repository")
+    sys.path.insert(0, str(root))
+    from benchmarks.runner import main
+
+    main(list(ctx.args), prog_name="deformer3d bench")
 
 
 if __name__ == "__main__":  # pragma: no cover

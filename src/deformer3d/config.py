@@ -21,25 +21,40 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from deformer3d.errors import UserError
+
 REALDATA_ENV = "DEFORMER3D_REALDATA"
+
+
+PROJECT_NAME = 'name = "deformer3d"'  # the line of pyproject.toml that marks a checkout of this project
+
+
+def project_root(start: str | Path | None = None) -> Path | None:
+    """The source checkout that holds ``start`` (default: the working directory): the nearest folder at or above
+    it whose ``pyproject.toml`` declares this project. ``None`` outside a checkout (e.g. an installed wheel used
+    from any other folder): code that needs the repository's files says so instead of guessing a path."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and PROJECT_NAME in pyproject.read_text(errors="replace"):
+            return folder
+    return None
 
 
 def realdata_root() -> Path:
     """The one setting that locates the shared real-data folder (never copied into the repository).
 
-    ``$DEFORMER3D_REALDATA`` if set, else ``../shared/realdata`` next to the project root.
+    ``$DEFORMER3D_REALDATA`` if set, else ``shared/realdata`` beside the checkout holding the working directory
+    (``../shared/realdata`` from its root), else beside the working directory.
     """
     env = os.environ.get(REALDATA_ENV)
     if env:
         return Path(env).expanduser()
-    project_root = Path(__file__).resolve().parents[2]  # src/deformer3d/config.py -> project root
-    candidate = project_root.parent / "shared" / "realdata"
-    if candidate.is_dir():
-        return candidate
-    return Path.cwd().parent / "shared" / "realdata"
+    root = project_root() or Path.cwd()
+    return root.parent / "shared" / "realdata"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config problem, with the file and the key in the message."""
 
 

@@ -25,10 +25,12 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
 
 
 def save_figure(fig, path: str | Path, dpi: int = DPI) -> Path:
-    """Tight layout, write ``path`` (its folder is created), close ``fig``; returns ``path``."""
+    """Lay out (tight, unless the figure has its own layout engine), write ``path`` (its folder is created), close
+    ``fig``; returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

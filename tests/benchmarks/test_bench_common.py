@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from deformer3d.bench import resolve_suites
-from deformer3d.benchmarks_common import (
+from benchmarks.common import (
     exponent_check,
     fit_power_law,
     load_note,
@@ -19,6 +18,7 @@ from deformer3d.benchmarks_common import (
     time_fn,
     write_results,
 )
+from benchmarks.runner import resolve_suites
 from deformer3d.errors import UserError
 
 

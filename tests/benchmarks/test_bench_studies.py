@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from deformer3d.benchmarks_studies import (
-    FULL,
-    STUDY_CONFIG,
-    ablation_verdict,
-    makespan,
-    run_key,
-    studies,
-    tokens_verdict,
-)
+from benchmarks.paths import study_config
+from benchmarks.studies.catalogue import FULL, studies
+from benchmarks.studies.report import makespan
+from benchmarks.studies.runs import run_key
+from benchmarks.studies.verdicts import ablation_verdict, tokens_verdict
 from deformer3d.config import load_config
 from deformer3d.models import build_model
 
@@ -22,7 +18,7 @@ def test_every_study_variant_builds():
         labels = [v.label for v in study.variants]
         assert study.reference in labels
         for v in study.variants:
-            cfg = load_config(STUDY_CONFIG, [*v.overrides, *study.extra_overrides])
+            cfg = load_config(study_config(), [*v.overrides, *study.extra_overrides])
             model = build_model(dict(cfg.model), 14)
             assert cfg.model.get("num_frames", 8) == cfg.data.num_frames
             assert model.uses_video and model.uses_pose
@@ -31,7 +27,7 @@ def test_every_study_variant_builds():
 def test_window_stride_changes_the_windows():
     from deformer3d.models.attention import window_starts
 
-    cfg = load_config(STUDY_CONFIG, ["model.temporal_window=4", "model.temporal_stride=1"])
+    cfg = load_config(study_config(), ["model.temporal_window=4", "model.temporal_stride=1"])
     model = build_model(dict(cfg.model), 14)
     assert model.blocks[0].temporal.inner.stride == 1
     assert window_starts(8, 4, 1) == [0, 1, 2, 3, 4]

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from deformer3d.benchmarks_cost import CostSpec, run_cost
-from deformer3d.benchmarks_scaling import run_scaling
+from benchmarks.suites.cost import CostSpec, run_cost
+from benchmarks.suites.scaling import run_scaling
 
 
 def test_scaling_suite_small(tmp_path):
@@ -30,12 +30,12 @@ def test_scaling_suite_small(tmp_path):
         assert row["flops_ratio"] > 1
     assert json.loads((d / "results.json").read_text())["tolerance"] == payload["tolerance"]
 
-    from deformer3d.benchmarks_summary import write_summary
+    from benchmarks.suites.summary import write_summary
 
     readme = write_summary(tmp_path, tmp_path / "README.md")
     text = readme.read_text()
     assert "attention-FLOPs exponent" in text and "scaling/scaling.png" in text
-    assert "Not run yet: `deformer3d bench --suite cost`" in text
+    assert "Not run yet: `python -m benchmarks --suite cost`" in text
 
 
 def test_cost_suite_tiny(tmp_path):
@@ -60,7 +60,7 @@ def test_cost_suite_tiny(tmp_path):
 
 
 def test_data_loader_rate_and_verdict(tmp_path):
-    from deformer3d.benchmarks_data import loader_rate, verdict
+    from benchmarks.suites.data import loader_rate, verdict
     from deformer3d.config import DataConfig
     from deformer3d.data import build_dataset
     from deformer3d.data.synthetic import write_synthactions

@@ -17,8 +17,8 @@ import pytest
 @pytest.mark.timeout(3600)  # the whole demo: ~10-15 minutes on a 2-core CPU
 def test_demo_reaches_target_accuracy(tmp_path):
     from deformer3d.data.formats.pyskl import read_pyskl
-    from deformer3d.engine.demo import ANN_FILE
-    from deformer3d.engine.export import load_exported
+    from deformer3d.data.synthetic import ANN_FILE
+    from deformer3d.models.hub import load_exported
 
     out = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "deformer3d.cli", "demo", "--out", str(out)],

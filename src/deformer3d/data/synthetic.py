@@ -21,6 +21,7 @@ is written with a fixed protocol and key order, so the same seed gives the same 
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
@@ -52,7 +53,9 @@ CLASSES = (
 OBJECTS = {"drink": "cup", "phone_call": "phone", "lift_box": "box", "lift_ball": "ball"}
 OBJECT_COLOURS = {"cup": (255, 235, 0), "phone": (255, 0, 255), "box": (0, 235, 255), "ball": (255, 110, 0)}
 FPS = 25
-ANN_FILE = "synthactions.pkl"
+ANN_FILE = "synthactions.pkl"  # the pyskl annotation file of a SynthActions folder
+VIDEO_DIR = "videos"  # its MP4 clips, named clip_00000.mp4, ...
+PARAMS_FILE = "synthactions_params.json"  # the generator settings of a complete folder (see ensure_synthactions)
 
 # COCO-17 joint indices
 NOSE, LEYE, REYE, LEAR, REAR, LSH, RSH, LEL, REL, LWR, RWR, LHIP, RHIP, LKN, RKN, LAN, RAN = range(17)
@@ -410,7 +413,7 @@ def render_clip(index: int, seed: int, size: int = 112, frame_range=(24, 64), di
     score[drop] = 0.0
     ann = {
         "frame_dir": f"clip_{index:05d}",
-        "filename": f"videos/clip_{index:05d}.mp4",
+        "filename": f"{VIDEO_DIR}/clip_{index:05d}.mp4",
         "label": label,
         "img_shape": (size, size),
         "original_shape": (size, size),
@@ -473,7 +476,7 @@ def write_synthactions(
     if not 2 <= lo <= hi:
         raise UserError(f"frame range {lo}..{hi}: need 2 <= MIN <= MAX")
     out = Path(out)
-    (out / "videos").mkdir(parents=True, exist_ok=True)
+    (out / VIDEO_DIR).mkdir(parents=True, exist_ok=True)
     jobs = [(i, seed, size, (lo, hi), difficulty, str(out)) for i in range(num_clips)]
     anns: list[dict] = [None] * num_clips  # type: ignore[list-item]
 
@@ -514,3 +517,22 @@ def write_synthactions(
     write_pyskl(path, anns, split, class_names=list(CLASSES), hflip=False, layout="coco17",
                 generator={"seed": seed, "size": size, "frame_range": [lo, hi], "difficulty": difficulty})  # fmt: skip
     return path
+
+
+def ensure_synthactions(
+    out: str | Path, *, num_clips: int, seed: int, size: int, frame_range: tuple[int, int],
+    difficulty: float = 1.0, workers: int = 2,
+) -> bool:
+    """Generate SynthActions into ``out`` unless it already holds a complete folder made with the same settings
+    (the demo, the studies and the data benchmark reuse theirs). Returns True when it generated."""
+    out = Path(out)
+    params = {"num_clips": int(num_clips), "seed": int(seed), "size": int(size),
+              "frame_range": [int(frame_range[0]), int(frame_range[1])], "difficulty": float(difficulty)}
+    marker = out / PARAMS_FILE
+    if marker.is_file() and (out / ANN_FILE).is_file() and json.loads(marker.read_text()) == params:
+        return False
+    marker.unlink(missing_ok=True)  # a half-written folder must not look complete
+    write_synthactions(out, num_clips=num_clips, seed=seed, size=size, frame_range=frame_range,
+                       difficulty=difficulty, workers=workers)
+    marker.write_text(json.dumps(params))
+    return True

@@ -10,7 +10,6 @@ Output folder (``--out``, default ``runs/demo``)::
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,10 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from deformer3d.config import ConfigError, load_config
+from deformer3d.config import ConfigError, load_config, project_root
+from deformer3d.data.synthetic import ANN_FILE, ensure_synthactions
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # src/deformer3d/engine/demo.py -> project root
-DEMO_CONFIG = PROJECT_ROOT / "configs" / "synth_demo.yaml"
+DEMO_CONFIG = Path("configs") / "synth_demo.yaml"  # relative to the checkout's root
 
 # The demo's dataset: sized so that `make demo` (venv included) ends within 15 minutes on a 2-core CPU. 32 px is
 # enough (the held objects have reserved saturated colours) and costs half of 48 px per step for the same accuracy
@@ -29,23 +28,6 @@ DEMO_CONFIG = PROJECT_ROOT / "configs" / "synth_demo.yaml"
 DEMO_CLIPS = 2000
 DEMO_SIZE = 32
 DEMO_FRAMES = (24, 40)
-ANN_FILE = "synthactions.pkl"
-PARAMS_FILE = "demo_params.json"
-
-
-def ensure_synthactions(data_dir: Path, *, clips: int, seed: int, size: int, frames: tuple[int, int],
-                        workers: int = 2) -> bool:
-    """Generate SynthActions into ``data_dir`` unless it already holds the same settings. True if generated."""
-    from deformer3d.data.synthetic import write_synthactions
-
-    params = {"clips": clips, "seed": seed, "size": size, "frames": list(frames)}
-    marker = data_dir / PARAMS_FILE
-    if marker.is_file() and json.loads(marker.read_text()) == params:
-        return False
-    marker.unlink(missing_ok=True)  # a half-written folder must not look complete
-    write_synthactions(data_dir, num_clips=clips, seed=seed, size=size, frame_range=frames, workers=workers)
-    marker.write_text(json.dumps(params))
-    return True
 
 
 def demo_overrides(out: Path, *, epochs: int | None, seed: int) -> list[str]:
@@ -78,15 +60,19 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, epochs: in
 
     console = Console()
     out = Path(out).resolve()
-    if not DEMO_CONFIG.is_file():
-        raise ConfigError(f"demo config not found: {DEMO_CONFIG} (run the demo from a clone of the repository)")
+    root = project_root()
+    config = root / DEMO_CONFIG if root else None
+    if config is None or not config.is_file():
+        raise ConfigError(f"demo config {DEMO_CONFIG} not found: run the demo inside a clone of the repository "
+                          f"(working directory {Path.cwd()})")
     t0 = time.perf_counter()
     console.rule("[bold]1/4 SynthActions")
-    made = ensure_synthactions(out / "data", clips=clips or DEMO_CLIPS, seed=seed, size=DEMO_SIZE, frames=DEMO_FRAMES)
+    made = ensure_synthactions(out / "data", num_clips=clips or DEMO_CLIPS, seed=seed, size=DEMO_SIZE,
+                               frame_range=DEMO_FRAMES)
     console.print(("generated" if made else "reusing") + f" {out / 'data'}  ({time.perf_counter() - t0:.0f} s)")
 
     console.rule("[bold]2/4 train (tiny 3D deformable transformer, RGB + pose)")
-    cfg = load_config(DEMO_CONFIG, demo_overrides(out, epochs=epochs, seed=seed))
+    cfg = load_config(config, demo_overrides(out, epochs=epochs, seed=seed))
     t1 = time.perf_counter()
     run = train_from_config(None, cfg=cfg)
     train_s = time.perf_counter() - t1

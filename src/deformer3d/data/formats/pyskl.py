@@ -16,6 +16,7 @@ import functools
 import io
 import pickle
 import sys
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,15 @@ _ALLOWED = {
 }
 
 
+# The most a pickle may build from a number instead of from its own bytes: ``bytearray(n)``, ``list(range(n))``, a
+# numpy array of a given shape. Real annotation files build arrays from the data they carry (their
+# reconstruction placeholders are empty); a 35-byte hostile pickle asking for 2 GiB is refused before allocating.
+MAX_CONSTRUCTED_BYTES = 64 * 2**20
+
+
 class SafeUnpickler(pickle.Unpickler):
-    """Unpickler restricted to numpy arrays and builtin containers."""
+    """Unpickler restricted to numpy arrays and builtin containers, and to objects no larger than their data:
+    a constructor asked for more than :data:`MAX_CONSTRUCTED_BYTES` from a count alone is refused."""
 
     def __init__(self, file, source: str):
         super().__init__(file)
@@ -63,11 +71,68 @@ class SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED or (module == "numpy.dtypes" and name.endswith("DType")):
-            return super().find_class(module, name)
+            found = super().find_class(module, name)
+            return _guarded(found, name, self.source)
         raise DataFormatError(
             f"{self.source}: refusing to load '{module}.{name}' from the pickle; annotation files may only hold "
             "numpy arrays and plain Python containers (this file could run code when unpickled)"
         )
+
+
+def _too_big(source: str, what: str, nbytes: float) -> DataFormatError:
+    return DataFormatError(
+        f"{source}: the pickle asks to build {what} of {nbytes / 2**20:,.0f} MiB from a size alone (the limit is "
+        f"{MAX_CONSTRUCTED_BYTES // 2**20} MiB); annotation files hold their data, this one is malformed or hostile"
+    )
+
+
+def _array_bytes(shape: Any, dtype: Any) -> float:
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    try:
+        itemsize = max(1, np.dtype(dtype).itemsize)
+    except (TypeError, ValueError):
+        itemsize = 8
+    return float(np.prod([max(0, int(d)) for d in dims], dtype=np.float64)) * itemsize
+
+
+class _NdarrayGuard:
+    """Stands for ``numpy.ndarray`` in the pickle: ``_reconstruct`` gets the real class, a direct call is checked."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __call__(self, shape, dtype=float, *args, **kwargs):
+        if _array_bytes(shape, dtype) > MAX_CONSTRUCTED_BYTES:
+            raise _too_big(self.source, f"a {dtype} array of shape {shape}", _array_bytes(shape, dtype))
+        return np.ndarray(shape, dtype, *args, **kwargs)
+
+
+def _guarded(found: Any, name: str, source: str) -> Any:
+    """``found`` itself when it cannot build more than its arguments hold, else a checking wrapper."""
+    if found is np.ndarray:
+        return _NdarrayGuard(source)
+    if name == "_reconstruct":
+
+        def reconstruct(subtype, shape, dtype):
+            subtype = np.ndarray if isinstance(subtype, _NdarrayGuard) else subtype
+            if _array_bytes(shape, dtype) > MAX_CONSTRUCTED_BYTES:
+                raise _too_big(source, f"an array of shape {shape}", _array_bytes(shape, dtype))
+            return found(subtype, shape, dtype)
+
+        return reconstruct
+    if found in (bytes, bytearray, list, tuple, set, frozenset, dict, OrderedDict):
+        per_item = 1 if found in (bytes, bytearray) else 8
+
+        def build(*args, **kwargs):
+            for arg in args:
+                count = arg if isinstance(arg, int) and found in (bytes, bytearray) else (
+                    len(arg) if isinstance(arg, range) else 0)
+                if count * per_item > MAX_CONSTRUCTED_BYTES:
+                    raise _too_big(source, f"a {found.__name__}", count * per_item)
+            return found(*args, **kwargs)
+
+        return build
+    return found
 
 
 def safe_load_pickle(path: str | Path) -> Any:
@@ -242,4 +307,6 @@ def load_split(cfg, split: str, *, need_pose: bool = True, default_ann: str = ""
 
 def load_synth_split(cfg, split: str, *, need_pose: bool = True) -> SplitData:
     """SynthActions output folder: ``root/synthactions.pkl`` + ``root/videos/*.mp4``."""
-    return load_split(cfg, split, need_pose=need_pose, default_ann="synthactions.pkl")
+    from deformer3d.data.synthetic import ANN_FILE
+
+    return load_split(cfg, split, need_pose=need_pose, default_ann=ANN_FILE)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from deformer3d.config import project_root
+
 # --------------------------------------------------------------------------------------------------- machine
 
 
@@ -55,7 +57,7 @@ def _ram_gib() -> float | None:
 
 def _git_commit() -> str | None:
     try:
-        root = Path(__file__).resolve().parents[2]
+        root = project_root() or Path.cwd()
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
         )
@@ -370,26 +372,6 @@ def write_results(directory: Path, payload: dict[str, Any], markdown: str) -> tu
     jpath.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
     mpath.write_text(markdown.rstrip() + "\n")
     return jpath, mpath
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.8):
-    """A matplotlib figure on the Agg backend (benchmarks run headless)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
-    return fig, axes
-
-
-def save_figure(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def median_spread(values: Sequence[float]) -> tuple[float, float]:

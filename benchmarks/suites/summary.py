@@ -1,7 +1,7 @@
 """``benchmarks/README.md``: the summary of every suite's results, generated from their ``results.{json,md}``.
 
 No number is typed by hand: each section embeds the suite's own markdown table and links its plot. Regenerated
-after every ``deformer3d bench`` run into the default results folder, or with ``--suite summary``.
+after every ``python -m benchmarks`` run into the default results folder, or with ``--suite summary``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deformer3d.benchmarks_common import load_note, machine_line
+from benchmarks.common import load_note, machine_line
 
 ORDER = [
     ("cost", "Cost: parameters, FLOPs, latency, memory", "cost.png"),
@@ -44,13 +44,13 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
     for suite, title, png in ORDER:
         d = results_dir / suite
         if not (d / "results.json").is_file():
-            sections.append(f"## {title}\n\nNot run yet: `deformer3d bench --suite {_command(suite)}`.")
+            sections.append(f"## {title}\n\nNot run yet: `python -m benchmarks --suite {_command(suite)}`.")
             continue
         payload = json.loads((d / "results.json").read_text())
         if payload.get("machine"):
             machines.append(payload["machine"])
         dur = payload.get("duration_s")
-        head = f"## {title}\n\n`deformer3d bench --suite {_command(suite)}`" + (
+        head = f"## {title}\n\n`python -m benchmarks --suite {_command(suite)}`" + (
             f" — this run took {dur / 60:.1f} min; measured {payload['machine']['date_utc']} UTC "
             f"({load_note(payload['machine'])})." if dur and payload.get("machine") else "."
         )
@@ -65,8 +65,9 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
     machine = machine_line(machines[-1]) if machines else "No results yet."
     text = "\n\n".join([
         "# Benchmarks and the paper's studies",
+        how_to_run(),
         "Every number below is read from `benchmarks/results/<suite>/results.json`, written by the command shown "
-        "with its section (regenerate this page with `deformer3d bench --suite summary`). Latencies are medians "
+        "with its section (regenerate this page with `python -m benchmarks --suite summary`). Latencies are medians "
         "over repeated runs with the inter-quartile range (IQR); study accuracies are medians over seeds with half "
         "the min..max range.",
         f"{machine} Each suite gives the 1-minute load average at its start: above the core count the benchmark "
@@ -131,3 +132,21 @@ def update_project_readme(results_dir: Path, readme: Path) -> bool:
 
 def _command(suite: str) -> str:
     return "explain" if suite == "explanations" else suite
+
+
+def how_to_run() -> str:
+    """The page's "how to run" paragraph; the suite names come from the runner."""
+    from benchmarks.runner import GROUPS, SUITES
+
+    suites = ", ".join(f"`{name}`" for name in [*SUITES, *GROUPS])
+    return (
+        "Run from the repository root (the benchmarks are not installed with the package): "
+        "`python -m benchmarks --suite NAME` (also `make bench SUITE=NAME`, or `deformer3d bench --suite NAME` "
+        f"inside the checkout; several suites comma-separated). Suites: {suites}. `--out DIR` writes elsewhere "
+        "(default `benchmarks/results`, summed up on this page), `--no-train` reports the studies' cached runs only, "
+        "`--jobs N` trains N study runs at a time; `bash benchmarks/run_all.sh` runs every suite. Code: "
+        "`benchmarks/runner.py` (the suites by name), `benchmarks/common.py` (machine, timing, memory, result files), "
+        "`benchmarks/suites/` (one module per measurement), `benchmarks/studies/` (the paper's studies: catalogue, "
+        "runs and their process pool, verdicts, report), `benchmarks/configs/study.yaml` (the studies' base "
+        "experiment). Generated data and trained study runs are cached under `runs/bench/`."
+    )

@@ -1,4 +1,4 @@
-"""``bench --suite data``: is loading the bottleneck? Loader clips/s per worker next to the model's clips/s.
+"""``python -m benchmarks --suite data``: is loading the bottleneck? Loader clips/s per worker next to the model's clips/s.
 
 Loader side (one DataLoader worker = one process with one torch thread, so we time ``dataset[i]`` in this
 process with ``torch.set_num_threads(1)``): decode (PyAV) + sample (frame sampler, padding chain) + transform
@@ -25,26 +25,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from deformer3d.benchmarks_common import (
+from benchmarks.common import (
     machine_info,
     machine_line,
     markdown_table,
-    new_figure,
-    save_figure,
     suite_dir,
     time_fn,
     write_results,
 )
+from benchmarks.paths import bench_runs, repo_root
 from deformer3d.config import DataConfig, ExperimentConfig, load_config, realdata_root
+from deformer3d.data.synthetic import ANN_FILE, ensure_synthactions
+from deformer3d.plotting import new_figure, save_figure
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = PROJECT_ROOT / "runs" / "bench" / "data"
 BENCH_CLIPS = 56  # 4 per SynthActions class: enough distinct clips for a loader rate
 
 
 def demo_config() -> ExperimentConfig:
     """The demo's experiment config (configs/synth_demo.yaml), or the defaults with the synth format."""
-    path = PROJECT_ROOT / "configs" / "synth_demo.yaml"
+    from deformer3d.engine.demo import DEMO_CONFIG
+
+    path = repo_root() / DEMO_CONFIG
     if path.is_file():
         return load_config(path)
     cfg = load_config(None)
@@ -52,12 +53,14 @@ def demo_config() -> ExperimentConfig:
     return cfg
 
 
-def ensure_synth(data_dir: Path = DATA_DIR, clips: int = BENCH_CLIPS) -> tuple[Path, float | None]:
-    """SynthActions at the demo's settings in ``data_dir`` (reused if present); returns (dir, generation clips/s)."""
-    from deformer3d.engine.demo import DEMO_FRAMES, DEMO_SIZE, ensure_synthactions
+def ensure_synth(data_dir: Path | None = None, clips: int = BENCH_CLIPS) -> tuple[Path, float | None]:
+    """SynthActions at the demo's settings in ``data_dir`` (default ``runs/bench/data``; reused if present);
+    returns (dir, generation clips/s)."""
+    from deformer3d.engine.demo import DEMO_FRAMES, DEMO_SIZE
 
+    data_dir = data_dir or bench_runs() / "data"
     t0 = time.perf_counter()
-    made = ensure_synthactions(data_dir, clips=clips, seed=0, size=DEMO_SIZE, frames=DEMO_FRAMES)
+    made = ensure_synthactions(data_dir, num_clips=clips, seed=0, size=DEMO_SIZE, frame_range=DEMO_FRAMES)
     rate = clips / (time.perf_counter() - t0) if made else None
     return data_dir, rate
 
@@ -85,7 +88,7 @@ def loader_rate(ds, n: int, budget_s: float = 20.0) -> dict[str, Any]:
 def synth_rows(cfg: DataConfig, root: Path) -> list[dict[str, Any]]:
     from deformer3d.data import build_dataset
 
-    data = replace(cfg, format="synth", root=str(root), ann_file="synthactions.pkl")
+    data = replace(cfg, format="synth", root=str(root), ann_file=ANN_FILE)
     rows = []
     for label, stage, video, pose in (
         ("SynthActions train: video + pose", "train", True, True),
@@ -167,7 +170,7 @@ def model_rates(cfg: ExperimentConfig, root: Path) -> dict[str, Any]:
 
     torch.manual_seed(0)
     model = build_model(dict(cfg.model), 14)
-    data = replace(cfg.data, format="synth", root=str(root), ann_file="synthactions.pkl")
+    data = replace(cfg.data, format="synth", root=str(root), ann_file=ANN_FILE)
     ds = build_dataset(data, "train", need_video=model.uses_video, need_pose=model.uses_pose)
     bs = data.batch_size
     batch = torch.utils.data.default_collate([ds[i % len(ds)] for i in range(bs)])

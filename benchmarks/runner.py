@@ -1,4 +1,4 @@
-"""Benchmarks: ``deformer3d bench --suite NAME`` -> JSON + markdown table + PNG plot under ``<out>/<suite>/``.
+"""The suites by name: ``python -m benchmarks --suite NAME`` -> JSON + markdown table + PNG under ``<out>/<suite>/``.
 
 Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
 
@@ -20,6 +20,8 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
 ``summary``    regenerate the summary page (``benchmarks/README.md``) from the results
 ``all``        every suite above (hours on a 2-core CPU; run the suites one by one instead)
 =============  ==================================================================================================
+
+``deformer3d bench ...`` is an alias of ``python -m benchmarks ...`` inside a checkout.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 
 from deformer3d.errors import UserError
@@ -43,32 +47,32 @@ class BenchOptions:
 
 
 def _cost(out: Path, opts: BenchOptions) -> None:
-    from deformer3d.benchmarks_cost import run_cost
+    from benchmarks.suites.cost import run_cost
 
     run_cost(out)
 
 
 def _scaling(out: Path, opts: BenchOptions) -> None:
-    from deformer3d.benchmarks_scaling import run_scaling
+    from benchmarks.suites.scaling import run_scaling
 
     run_scaling(out)
 
 
 def _data(out: Path, opts: BenchOptions) -> None:
-    from deformer3d.benchmarks_data import run_data
+    from benchmarks.suites.data import run_data
 
     run_data(out)
 
 
 def _compile(out: Path, opts: BenchOptions) -> None:
-    from deformer3d.benchmarks_compile import run_compile
+    from benchmarks.suites.compile import run_compile
 
     run_compile(out)
 
 
 def _study(name: str) -> Callable[[Path, BenchOptions], None]:
     def run(out: Path, opts: BenchOptions) -> None:
-        from deformer3d.benchmarks_studies import run_study
+        from benchmarks.studies.study import run_study
 
         run_study(name, out, train=opts.train, jobs=opts.jobs)
 
@@ -76,13 +80,13 @@ def _study(name: str) -> Callable[[Path, BenchOptions], None]:
 
 
 def _explain(out: Path, opts: BenchOptions) -> None:
-    from deformer3d.benchmarks_explain import run_explain
+    from benchmarks.suites.explain import run_explain
 
     run_explain(out, train=opts.train)
 
 
 def _summary(out: Path, opts: BenchOptions) -> None:
-    from deformer3d.benchmarks_summary import write_summary
+    from benchmarks.suites.summary import write_summary
 
     path = write_summary(out, summary_path(out))
     console.print(f"summary -> {path}")
@@ -123,9 +127,9 @@ def resolve_suites(suite: str) -> list[str]:
             names.append(part)
         else:
             valid = ", ".join([*SUITES, *GROUPS])
-            raise UserError(f"bench --suite '{part}': unknown suite. Valid suites: {valid}")
+            raise UserError(f"--suite '{part}': unknown suite. Valid suites: {valid}")
     if not names:
-        raise UserError("bench --suite: give at least one suite name, e.g. --suite cost")
+        raise UserError("--suite: give at least one suite name, e.g. --suite cost")
     return list(dict.fromkeys(names))  # keep order, drop repeats
 
 
@@ -141,3 +145,36 @@ def run_bench(out: Path, suite: str = "cost", train: bool = True, jobs: int = 2)
         console.print(f"[green]{name}[/] finished in {time.perf_counter() - t0:.0f} s -> {out / name}")
     if "summary" not in resolve_suites(suite):
         _summary(out, opts)  # keep the summary page in step with the results
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=False)
+
+
+@app.command()
+def bench(
+    suite: Annotated[
+        str,
+        typer.Option(help="cost | scaling | data | compile | ablation | attention | tokens | windows | frames | explain | "
+                     "studies | summary | all (comma-separate several)"),
+    ] = "cost",
+    out: Annotated[Path | None, typer.Option(help="results folder (default: benchmarks/results)")] = None,
+    train: Annotated[
+        bool, typer.Option(help="studies: train the runs not yet cached (--no-train: report cached runs only)")
+    ] = True,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="studies: runs trained at a time, one compute thread each (~ CPU cores)")
+    ] = 2,
+) -> None:
+    """Benchmarks: cost, scaling, data, compile and the paper's studies; writes JSON, markdown and plots."""
+    from benchmarks.paths import results_dir
+
+    try:
+        run_bench(out=out or results_dir(), suite=suite, train=train, jobs=jobs)
+    except UserError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+
+
+def main(argv: list[str] | None = None, prog_name: str = "python -m benchmarks") -> None:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); exits with its code."""
+    typer.main.get_command(app)(args=argv, prog_name=prog_name)

@@ -1,4 +1,4 @@
-"""``bench --suite compile``: effect of ``torch.compile`` and of SDPA's fused kernel on our model, on CPU.
+"""``python -m benchmarks --suite compile``: effect of ``torch.compile`` and of SDPA's fused kernel on our model, on CPU.
 
 For the ``tiny`` preset and a mid-size model (C = 32, d = 128, 4 blocks, 8 x 112 px), batch 1 inference:
 
@@ -20,17 +20,16 @@ from typing import Any
 
 import torch
 
-from deformer3d.benchmarks_common import (
+from benchmarks.common import (
     machine_info,
     machine_line,
     markdown_table,
-    new_figure,
     peak_rss,
-    save_figure,
     suite_dir,
     time_fn,
     write_results,
 )
+from deformer3d.plotting import new_figure, save_figure
 
 MODELS: dict[str, dict[str, Any]] = {
     "tiny": {"name": "deformer3d", "preset": "tiny"},

@@ -1,6 +1,6 @@
-"""``bench --suite cost``: parameters, FLOPs, latency and peak memory of every model at its standard input.
+"""``python -m benchmarks --suite cost``: parameters, FLOPs, latency and peak memory of every model at its standard input.
 
-Each model is measured in a fresh Python subprocess (``python -m deformer3d.benchmarks_cost --worker SPEC``) so
+Each model is measured in a fresh Python subprocess (``python -m benchmarks.suites.cost --worker SPEC``) so
 its peak memory is not mixed with another model's and a crash in one does not lose the others. Inside it:
 
 1. build the model (random init, eval mode) and a batch-1 input of the model's standard size;
@@ -8,7 +8,7 @@ its peak memory is not mixed with another model's and a crash in one does not lo
 3. CPU latency: warm-up, then repeated ``torch.inference_mode`` forwards, as many as fit in a time budget
    (at least 3); median and inter-quartile range;
 4. CPU peak memory: the kernel's resident-set high-water mark during one forward, minus the RSS before it
-   (see :func:`deformer3d.benchmarks_common.peak_rss`) — activations and workspace, not the weights;
+   (see :func:`benchmarks.common.peak_rss`) — activations and workspace, not the weights;
 5. with CUDA: the same on the GPU in bf16 autocast (SDPA attention), eager and ``torch.compile``, timed with
    synchronisation, peak from ``torch.cuda.max_memory_allocated``. Without CUDA these columns say so.
 """
@@ -24,17 +24,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deformer3d.benchmarks_common import (
+from benchmarks.common import (
     fmt,
     machine_info,
     machine_line,
     markdown_table,
-    new_figure,
-    save_figure,
     si,
     suite_dir,
     write_results,
 )
+from benchmarks.paths import repo_root
+from deformer3d.plotting import new_figure, save_figure
 
 NUM_CLASSES = 60  # NTU RGB+D 60 head for every model, so the heads are comparable
 
@@ -83,7 +83,7 @@ def _gpu_measure(spec: CostSpec, model, kwargs) -> dict[str, Any]:
     """bf16 autocast + SDPA on CUDA, eager and torch.compile."""
     import torch
 
-    from deformer3d.benchmarks_common import time_fn
+    from benchmarks.common import time_fn
 
     model = model.cuda()
     kwargs = {k: v.cuda() for k, v in kwargs.items()}
@@ -108,7 +108,7 @@ def measure_one(spec: CostSpec) -> dict[str, Any]:
     """Measure one model in this process (the worker's body)."""
     import torch
 
-    from deformer3d.benchmarks_common import peak_rss, time_fn
+    from benchmarks.common import peak_rss, time_fn
     from deformer3d.models import build_model
     from deformer3d.models.flops import count_flops, count_params
 
@@ -148,9 +148,9 @@ def measure_one(spec: CostSpec) -> dict[str, Any]:
 
 def _run_worker(spec: CostSpec, timeout_s: float = 1800) -> dict[str, Any]:
     """Run :func:`measure_one` in a fresh interpreter; returns its JSON or an error record."""
-    cmd = [sys.executable, "-m", "deformer3d.benchmarks_cost", "--worker", json.dumps(asdict(spec))]
+    cmd = [sys.executable, "-m", "benchmarks.suites.cost", "--worker", json.dumps(asdict(spec))]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=repo_root())
     except subprocess.TimeoutExpired:
         return {"label": spec.label, "error": f"timed out after {timeout_s:.0f} s"}
     for line in reversed(proc.stdout.strip().splitlines()):

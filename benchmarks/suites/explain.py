@@ -1,6 +1,6 @@
-"""``bench --suite explain``: the paper's explanation figures (5: deformable sampling points, 6: joint attention).
+"""``python -m benchmarks --suite explain``: the paper's explanation figures (5: deformable sampling points, 6: joint attention).
 
-The model is the studies' full model (seed 0, trained by ``bench --suite ablation``, exported with the engine's
+The model is the studies' full model (seed 0, trained by ``python -m benchmarks --suite ablation``, exported with the engine's
 ``export_checkpoint``); if that run is missing it is trained first (same cached run). Clips:
 
 - SynthActions test clips of a few classes, with their exact skeletons from the pkl;
@@ -33,16 +33,16 @@ def explain_model(runs_dir: Path | None = None, train: bool = True) -> tuple[Pat
     progress, its latest ``last.ckpt`` (an unfinished schedule, said so in the results)."""
     import torch
 
-    from deformer3d.benchmarks_studies import RUNS_DIR, ensure_data, run_key, train_run
+    from benchmarks.studies.runs import ensure_data, run_key, study_runs, train_run
     from deformer3d.engine.export import export_checkpoint
 
-    runs_dir = runs_dir or RUNS_DIR
+    runs_dir = runs_dir or study_runs()
     data_dir = ensure_data(runs_dir / "data")
     finished = train_run([], 0, data_dir, runs_dir, train=train) is not None
     run_dir = runs_dir / run_key([], 0)
     ckpt = run_dir / "checkpoints" / ("best.ckpt" if (run_dir / "checkpoints" / "best.ckpt").is_file() else "last.ckpt")
     if not ckpt.is_file():
-        raise UserError(f"no checkpoint of the studies' full model under {run_dir}: run `deformer3d bench --suite "
+        raise UserError(f"no checkpoint of the studies' full model under {run_dir}: run `python -m benchmarks --suite "
                         "ablation` (or `--suite explain` with training) first")
     if finished:
         out, what = run_dir / "exported", "finished run"
@@ -56,7 +56,7 @@ def explain_model(runs_dir: Path | None = None, train: bool = True) -> tuple[Pat
 
 def synth_clips(data_dir: Path, classes=SYNTH_CLASSES) -> list[tuple[str, Path, tuple]]:
     """(name, video path, (keypoints, scores)) of the first test clip of each class in ``classes``."""
-    from deformer3d.benchmarks_studies import SUBSET_ANN
+    from benchmarks.studies.catalogue import SUBSET_ANN
     from deformer3d.data import read_pyskl
 
     data = read_pyskl(data_dir / SUBSET_ANN)
@@ -72,23 +72,22 @@ def synth_clips(data_dir: Path, classes=SYNTH_CLASSES) -> list[tuple[str, Path, 
 
 
 def save_figures(prediction, stem: Path) -> list[str]:
-    import matplotlib.pyplot as plt
-
+    from deformer3d.plotting import plt, save_figure
     from deformer3d.serve.figures import explanation_figures
 
     written = []
     for name, fig in explanation_figures(prediction).items():
         if name in ("deformable", "joints", "frames"):
-            path = stem.parent / f"{stem.name}_{name}.png"
-            fig.savefig(path, dpi=110)
-            written.append(path.name)
-        plt.close(fig)
+            written.append(save_figure(fig, stem.parent / f"{stem.name}_{name}.png").name)
+        else:
+            plt.close(fig)
     return written
 
 
 def run_explain(out: Path, runs_dir: Path | None = None, train: bool = True) -> dict[str, Any]:
-    from deformer3d.benchmarks_common import machine_info, suite_dir, write_results
-    from deformer3d.benchmarks_studies import DATA, RUNS_DIR
+    from benchmarks.common import machine_info, suite_dir, write_results
+    from benchmarks.studies.catalogue import DATA
+    from benchmarks.studies.runs import study_runs
     from deformer3d.config import realdata_root
     from deformer3d.serve.predictor import Predictor
 
@@ -97,7 +96,7 @@ def run_explain(out: Path, runs_dir: Path | None = None, train: bool = True) -> 
     predictor = Predictor(model_dir)
     d = suite_dir(out, "explanations")
     clips: list[dict[str, Any]] = []
-    sources = [(n, v, s, "SynthActions (exact skeleton)") for n, v, s in synth_clips((runs_dir or RUNS_DIR) / "data")]
+    sources = [(n, v, s, "SynthActions (exact skeleton)") for n, v, s in synth_clips((runs_dir or study_runs()) / "data")]
     root = realdata_root()
     note = None
     for name in REAL_VIDEOS:

@@ -1,4 +1,4 @@
-"""``bench --suite scaling``: how the attention modules' cost grows (the paper's appendix A1 / A2 as curves).
+"""``python -m benchmarks --suite scaling``: how the attention modules' cost grows (the paper's appendix A1 / A2 as curves).
 
 The model's own modules (``deformer3d.models.attention``) at paper width (d = 256, 8 heads), batch 1, random
 tokens, ``torch.inference_mode``:
@@ -32,20 +32,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from deformer3d.benchmarks_common import (
+from benchmarks.common import (
     exponent_check,
     fit_power_law,
     machine_info,
     machine_line,
     markdown_table,
-    new_figure,
     peak_rss,
-    save_figure,
     si,
     suite_dir,
     time_fn,
     write_results,
 )
+from deformer3d.plotting import new_figure, save_figure
 
 DIM = 256  # paper width d
 HEADS = 8
