@@ -32,9 +32,10 @@ def test_fine_tuned_timesformer_export_loads_without_its_source_checkpoint(tmp_p
     out = export_module(module, tmp_path / "model")
     shutil.rmtree(source)
 
-    stored = json.loads((out / "config.json").read_text())["model"]
-    assert stored["name"] == "timesformer" and stored["pretrained"] == ""
-    assert stored["hf_config"]["hidden_size"] == 64 and "num_classes" not in stored
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["model_type"] == "timesformer" and stored["pretrained"] == ""
+    assert stored["hf_config"]["hidden_size"] == 64 and stored["num_classes"] == 3
+    assert stored["id2label"] == {"0": "a", "1": "b", "2": "c"} and stored["preprocessing"]["num_frames"] == 4
     model, info = load_exported(out)
     assert info["labels"] == CLASSES and model.hf.classifier.out_features == 3
     video = torch.randn(2, 3, 4, 64, 64)
@@ -48,9 +49,9 @@ def test_deformer3d_export_holds_every_architecture_field(tmp_path):
     module = ActionModule({"name": "deformer3d", "preset": "tiny", "modality": "pose", "depth": 1}, 3, CLASSES,
                           data_info=DATA_INFO)
     out = export_module(module, tmp_path / "model")
-    stored = json.loads((out / "config.json").read_text())["model"]
+    stored = json.loads((out / "config.json").read_text())
     # the preset was resolved: the tiny preset's values are written out, not looked up again at load time
-    assert "preset" not in stored and stored["name"] == "deformer3d"
+    assert "preset" not in stored and stored["model_type"] == "deformer3d"
     assert (stored["dim"], stored["width"], stored["depth"], stored["modality"]) == (64, 16, 1, "pose")
     model, _ = load_exported(out)
     assert model.config.to_dict() == module.model.config.to_dict()

@@ -47,13 +47,15 @@ def test_train_writes_run_folder_and_report(tiny):
     from deformer3d.engine.export import export_checkpoint, load_exported
 
     model_dir = export_checkpoint(run / "checkpoints" / "best.ckpt", tmp / "model")
-    assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "labels.json", "model.safetensors"]
+    assert sorted(p.name for p in model_dir.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     model, info = load_exported(model_dir)
     assert info["labels"] == CLASSES and info["num_classes"] == 4 and info["data"]["num_frames"] == 8
+    card = (model_dir / "README.md").read_text()  # the card carries the evaluation report of this checkpoint
+    assert f"| top-1 | {res['top1']:.1f}% |" in card and "## Intended use and limits" in card
     module, _ = load_module(run / "checkpoints" / "best.ckpt")
     pose = torch.rand(2, 8, 17, 3)
     with torch.no_grad():
-        torch.testing.assert_close(model(pose=pose).logits, module.model(pose=pose).logits)
+        assert torch.equal(model(pose=pose).logits, module.model(pose=pose).logits)
 
 
 def test_val_carved_from_train_is_stratified_and_disjoint(tiny):

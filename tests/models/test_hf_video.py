@@ -48,7 +48,7 @@ def test_unknown_key_lists_valid_keys():
 def test_save_pretrained_roundtrip(tmp_path, name):
     model = build_model({"name": name, "preset": "tiny", "num_hidden_layers": 1}, num_classes=4).eval()
     model.save_pretrained(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"config.json", "model.safetensors"}
+    assert {p.name for p in tmp_path.iterdir()} == {"README.md", "config.json", "model.safetensors"}
     again = HFVideoClassifier.from_pretrained(tmp_path).eval()
     video = torch.randn(1, 3, 8, 112, 112)
     torch.testing.assert_close(model(video).logits, again(video).logits)

@@ -79,7 +79,7 @@ def test_registry_builds_by_name_and_reports_unknown_names():
 
 def test_save_load_round_trips_bit_exactly(model, tmp_path):
     out = model.save_pretrained(tmp_path / "m")
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     saved = json.loads((out / "config.json").read_text())
     assert saved["model_type"] == "deformer3d" and saved["num_classes"] == 6
     loaded = Deformer3D.from_pretrained(out)

@@ -1,13 +1,16 @@
-"""Exported model folders: ``config.json`` + ``model.safetensors`` + ``labels.json`` (no pickle anywhere).
+"""``deformer3d export``: a training checkpoint -> THE model folder of :mod:`deformer3d.models.hub`
+(``config.json`` with id2label + preprocessing, ``model.safetensors``, ``README.md`` card; ``model.onnx`` with
+``--onnx``). No pickle anywhere.
 
-``config.json`` = ``{"model": <model section incl. name>, "num_classes": K, "data": <inference data settings>}``
-(see docs/CONTRACTS.md). ``predict`` and the web page load a folder with :func:`deformer3d.models.hub.load_exported`.
+The model config written is the model's full resolved config (``model.config.to_dict()``), not the YAML section it
+was trained from: a YAML ``pretrained:`` hub id or ``preset:`` would otherwise have to be resolved again (online)
+to rebuild the architecture. The card is filled from the run folder beside the checkpoint (``config.yaml``:
+what it was trained on; ``eval/results.json``: the metrics, when it evaluates this checkpoint). Lightning is
+imported only here (reading a training checkpoint needs it); the reader lives in :mod:`deformer3d.models.hub`, so
+``predict`` / ``serve`` never import the engine.
 
-The ``model`` entry is the model's full resolved config (``model.config.to_dict()``), not the YAML section it was
-trained from: a YAML ``pretrained:`` hub id or ``preset:`` would otherwise have to be resolved again (online) to
-rebuild the architecture. Lightning is imported only by :func:`export_checkpoint` (reading a training
-checkpoint needs it); the reader lives in :mod:`deformer3d.models.hub`, so ``predict`` / ``serve`` never import
-the engine.
+A model folder of an older layout given instead of a checkpoint is rewritten in the current one
+(``deformer3d export OLD_FOLDER NEW_FOLDER``).
 """
 
 from __future__ import annotations
@@ -16,58 +19,83 @@ import json
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from deformer3d.models.hub import (  # noqa: F401  (load_exported re-exported for old imports)
+    CARD_NAME,
     CONFIG_NAME,
-    LABELS_NAME,
+    ONNX_NAME,
     WEIGHTS_NAME,
     ExportError,
     load_exported,
+    load_model_folder,
+    save_model_folder,
 )
 
 
-def resolved_model_config(model: nn.Module, model_cfg: dict[str, Any]) -> dict[str, Any]:
-    """The ``model`` entry of ``config.json``: everything that rebuilds ``model`` offline with ``build_model``.
+def card_info(checkpoint: str | Path | None, hparams: dict[str, Any], epoch: Any = None) -> dict[str, Any]:
+    """What the model card says about training: the run's ``config.yaml`` and its evaluation report."""
+    info: dict[str, Any] = {"data": dict(hparams.get("data_info") or {}), "optim": dict(hparams.get("optim") or {})}
+    if checkpoint is None:
+        return info
+    ckpt = Path(checkpoint).resolve()
+    info.update(checkpoint=str(ckpt), epoch=epoch)
+    run_dir = ckpt.parent.parent  # <run>/checkpoints/best.ckpt
+    config_path = run_dir / "config.yaml"
+    if config_path.is_file():
+        from omegaconf import OmegaConf
 
-    ``model.config.to_dict()`` holds every architecture field (for the Hugging Face adapters also the full
-    transformers config), so no preset or hub checkpoint is looked up again; ``pretrained`` is cleared because the
-    weights are in the folder now. ``num_classes`` is dropped: ``config.json`` keeps it at the top level and
-    ``build_model`` takes it as an argument. Models without a ``config.to_dict()`` keep the YAML section.
-    """
-    to_dict = getattr(getattr(model, "config", None), "to_dict", None)
-    if not callable(to_dict):
-        return dict(model_cfg)
-    resolved = {k: v for k, v in dict(to_dict()).items() if k != "num_classes"}
-    resolved["name"] = model_cfg.get("name", "deformer3d")
-    if "pretrained" in resolved:
-        resolved["pretrained"] = ""
-    return json.loads(json.dumps(resolved))  # plain JSON values (tuples -> lists), as load_exported will see them
+        try:
+            run_cfg = OmegaConf.to_container(OmegaConf.load(config_path), resolve=False)
+        except Exception:  # a hand-edited run config only costs the card its training section
+            run_cfg = {}
+        if isinstance(run_cfg, dict):
+            info["experiment"] = run_cfg.get("name")
+            info["data"] = {**info["data"], **dict(run_cfg.get("data") or {})}
+    results_path = run_dir / "eval" / "results.json"
+    if results_path.is_file():
+        try:
+            results = json.loads(results_path.read_text())
+        except json.JSONDecodeError:
+            results = {}
+        if isinstance(results, dict) and Path(str(results.get("checkpoint", ""))).resolve() == ckpt:
+            info["results"] = results
+    return info
 
 
-def export_module(module, out_dir: str | Path) -> Path:
+def export_module(module, out_dir: str | Path, checkpoint: str | Path | None = None, epoch: Any = None) -> Path:
     """Write the folder for an :class:`~deformer3d.engine.module.ActionModule` (weights of ``module.model``)."""
-    from safetensors.torch import save_model
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     hp = module.hparams
-    config = {"model": resolved_model_config(module.model, dict(hp["model_cfg"])),
-              "num_classes": int(hp["num_classes"]), "data": dict(hp["data_info"])}
-    (out / CONFIG_NAME).write_text(json.dumps(config, indent=2))
-    (out / LABELS_NAME).write_text(json.dumps(list(hp["class_names"]), indent=1))
-    # save_model (not save_file) de-duplicates tied tensors, which safetensors cannot store twice
-    save_model(module.model, str(out / WEIGHTS_NAME))
-    return out
+    return save_model_folder(
+        module.model,
+        out_dir,
+        class_names=list(hp["class_names"]),
+        preprocessing=dict(hp["data_info"]) or None,
+        card=card_info(checkpoint, dict(hp), epoch),
+    )
 
 
-def export_checkpoint(checkpoint: str | Path, out_dir: str | Path) -> Path:
-    """Training checkpoint (``.ckpt``, read with ``weights_only=True``) -> exported model folder."""
+def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, onnx: bool = False) -> Path:
+    """Training checkpoint (``.ckpt``, read with ``weights_only=True``) -> model folder; ``onnx`` adds
+    ``model.onnx``. An older model folder instead of a checkpoint is rewritten in the current layout."""
     from rich.console import Console
 
-    from deformer3d.engine.checkpoint import load_module  # imports lightning (seconds): only when exporting
+    source = Path(checkpoint)
+    if source.is_dir():
+        model, _ = load_model_folder(source)
+        if Path(out_dir).resolve() == source.resolve():
+            raise ExportError(f"{out_dir}: give a new folder to rewrite {source} into (not the same folder)")
+        out = save_model_folder(model, out_dir)
+    else:
+        # imports lightning (seconds): only when exporting
+        from deformer3d.engine.checkpoint import load_module
 
-    module, _ = load_module(checkpoint)
-    out = export_module(module, out_dir)
-    Console(stderr=True).print(f"exported {checkpoint} -> {out}/ ({CONFIG_NAME}, {WEIGHTS_NAME}, {LABELS_NAME})")
+        module, ckpt = load_module(checkpoint)
+        out = export_module(module, out_dir, checkpoint=checkpoint, epoch=ckpt.get("epoch"))
+        model = module.model
+    files = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME]
+    if onnx:
+        from deformer3d.models.onnx import export_onnx
+
+        export_onnx(model, out)
+        files.append(ONNX_NAME)
+    Console(stderr=True).print(f"exported {checkpoint} -> {out}/ ({', '.join(files)})")
     return out

@@ -2,7 +2,7 @@
 
 Both follow the model contract of ``docs/CONTRACTS.md``: ``forward(video (B, 3, T, H, W), pose=None,
 return_explanations=False) -> ActionOutput``, ``uses_video=True``, ``uses_pose=False``, a dataclass ``config``
-and ``save_pretrained`` / ``from_pretrained`` with ``config.json`` + ``model.safetensors``.
+and ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`` on the one model folder of :mod:`deformer3d.models.hub`.
 
 Built either from a config (random init; presets ``tiny`` for CPU, ``base`` = the standard Hugging Face sizes:
 TimeSformer-base 8 x 224, ViViT-B 32 x 224) or from ``pretrained`` (a local ``save_pretrained`` directory or a hub
@@ -29,14 +29,7 @@ from torch import nn
 from deformer3d.config import ConfigError
 from deformer3d.errors import ModelInputError
 from deformer3d.models import register_model
-from deformer3d.models.hub import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    ModelNotFoundError,
-    load_weights,
-    resolve_pretrained_dir,
-    save_weights,
-)
+from deformer3d.models.hub import CONFIG_NAME, ModelNotFoundError, PretrainedMixin
 from deformer3d.models.outputs import ActionOutput
 
 # Sizes per preset. `base` = the transformers defaults (= the published base models).
@@ -176,7 +169,7 @@ def resolve_pretrained(source: str, model_name: str) -> str:
     return source
 
 
-class HFVideoClassifier(nn.Module):
+class HFVideoClassifier(PretrainedMixin, nn.Module):
     """A transformers video classifier behind the deformer3d model contract.
 
     Input ``video (B, 3, T, H, W)`` (ImageNet-normalised, our preprocessing) is permuted to transformers'
@@ -187,6 +180,8 @@ class HFVideoClassifier(nn.Module):
     uses_video = True
     uses_pose = False
     config_class: ClassVar[type[HFVideoConfig]] = HFVideoConfig
+    model_types = ("timesformer", "vivit")  # what HFVideoClassifier.from_pretrained accepts
+    head_prefix = "hf.classifier."  # re-initialised when fine-tuning to another number of classes
 
     def __init__(self, config: HFVideoConfig, hf_model: nn.Module):
         super().__init__()
@@ -282,40 +277,15 @@ class HFVideoClassifier(nn.Module):
     def _cls_attention(self, attn: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         raise NotImplementedError
 
-    # ---- persistence ----------------------------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | Path) -> Path:
-        """Write ``config.json`` (our config incl. the full transformers config) and ``model.safetensors``."""
-        out = Path(save_directory)
-        out.mkdir(parents=True, exist_ok=True)
-        cfg = self.config.to_dict()
-        cfg["pretrained"] = ""  # the weights are here now; never go back to the hub
-        (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
-        save_weights(self, out / WEIGHTS_NAME)
-        return out
-
-    @classmethod
-    def from_pretrained(cls, path_or_id: str | Path) -> HFVideoClassifier:
-        """Rebuild from a :meth:`save_pretrained` directory (or a hub id holding one; cache only when offline)."""
-        directory = resolve_pretrained_dir(path_or_id)
-        try:
-            raw = json.loads((directory / CONFIG_NAME).read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelNotFoundError(f"{directory / CONFIG_NAME}: not valid JSON ({exc})") from None
-        model_cls = MODEL_CLASSES.get(raw.get("name", cls.config_class.name))
-        if model_cls is None or "hf_config" not in raw:
-            raise ModelNotFoundError(
-                f"{directory / CONFIG_NAME}: not a timesformer / vivit directory of deformer3d (name "
-                f"{raw.get('name')!r}); a transformers checkpoint goes into model.pretrained instead."
-            )
-        model = model_cls.from_config(model_cls.config_class.from_dict(raw))
-        load_weights(model, directory / WEIGHTS_NAME)
-        return model
+    # ---- persistence: save_pretrained / from_pretrained / push_to_hub come from PretrainedMixin (models/hub.py):
+    # config.json holds our config incl. the full transformers config (hf_config), so it rebuilds offline
 
 
 class TimesformerClassifier(HFVideoClassifier):
     """TimeSformer (divided space-time attention by default)."""
 
     config_class = TimesformerModelConfig
+    model_type = "timesformer"
 
     def _run(self, pixel_values: torch.Tensor, output_attentions: bool):
         # transformers' TimeSformer layers reshape with config.num_frames / config.image_size although its
@@ -345,6 +315,7 @@ class VivitClassifier(HFVideoClassifier):
     """ViViT (factorised-encoder-free 'model 1': joint space-time attention over tubelets)."""
 
     config_class = VivitModelConfig
+    model_type = "vivit"
 
     def _run(self, pixel_values: torch.Tensor, output_attentions: bool):
         cfg = self.hf.config
