@@ -1,0 +1,67 @@
+"""Per-window probabilities -> segments: tiling, smoothing, merging of short runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deformer3d.serve.segments import moving_average, to_segments, window_slices
+
+LABELS = ["squat", "pushup", "situp"]
+
+
+def _windows(n: int, window: float = 2.0, stride: float = 1.0):
+    starts = np.arange(n) * stride
+    return starts, starts + window
+
+
+def _onehot(classes: list[int], k: int = 3, p: float = 0.8) -> np.ndarray:
+    out = np.full((len(classes), k), (1 - p) / (k - 1))
+    out[np.arange(len(classes)), classes] = p
+    return out
+
+
+def test_window_slices_tile_the_video_without_gaps():
+    starts, ends = _windows(6)
+    lo, hi = window_slices(starts, ends)
+    assert lo[0] == 0.0 and hi[-1] == ends[-1]
+    np.testing.assert_allclose(lo[1:], hi[:-1])
+    assert (hi > lo).all()
+
+
+def test_segments_follow_the_class_changes_with_boundaries_between_window_centres():
+    classes = [0] * 10 + [1] * 8 + [2] * 12
+    starts, ends = _windows(len(classes))
+    segs = to_segments(starts, ends, _onehot(classes), LABELS, min_duration=2.0, smooth=1)
+    assert [s.label for s in segs] == LABELS
+    # the change from window 9 (centre 10.0) to window 10 (centre 11.0) lies at 10.5
+    assert segs[0].end == segs[1].start == 10.5
+    assert segs[1].end == segs[2].start == 18.5
+    assert segs[0].start == 0.0 and segs[-1].end == ends[-1]
+    assert all(abs(s.confidence - 0.8) < 1e-9 for s in segs)
+
+
+def test_a_single_odd_window_does_not_split_an_action():
+    classes = [0] * 8 + [1] + [0] * 8
+    starts, ends = _windows(len(classes))
+    probs = _onehot(classes)
+    assert len(to_segments(starts, ends, probs, LABELS, min_duration=0.0, smooth=1)) == 3  # unsmoothed: split
+    segs = to_segments(starts, ends, probs, LABELS, min_duration=2.0, smooth=3)
+    assert [s.label for s in segs] == ["squat"]
+    assert segs[0].start == 0.0 and segs[0].end == ends[-1]
+
+
+def test_short_runs_merge_into_the_longer_neighbour():
+    classes = [0] * 6 + [2] + [1] * 10
+    starts, ends = _windows(len(classes))
+    segs = to_segments(starts, ends, _onehot(classes), LABELS, min_duration=3.0, smooth=1)
+    assert [s.label for s in segs] == ["squat", "pushup"]
+    assert segs[0].end == segs[1].start
+
+
+def test_moving_average_keeps_constant_rows_and_row_sums():
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=9)
+    avg = moving_average(probs, 3)
+    np.testing.assert_allclose(avg.sum(1), 1.0)
+    np.testing.assert_allclose(avg[4], probs[3:6].mean(0))
+    np.testing.assert_allclose(avg[0], probs[:2].mean(0))
+    np.testing.assert_allclose(moving_average(np.ones((4, 3)) / 3, 5), np.ones((4, 3)) / 3)
