@@ -107,6 +107,43 @@ class _NdarrayGuard:
         return np.ndarray(shape, dtype, *args, **kwargs)
 
 
+class _CheckedArray(np.ndarray):
+    """What ``_reconstruct`` builds while loading: its ``__setstate__`` checks the state against the data it
+    carries before numpy sees it (numpy trusts the shape of an object array's state and crashes on a short list).
+    :func:`_plain` turns every one back into a plain ndarray once loading is done."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise DataFormatError("malformed numpy array state in the pickle")
+        shape, dtype, data = state[-4], state[-3], state[-1]
+        try:
+            dtype = np.dtype(dtype)
+            count = int(np.prod([int(d) for d in ((shape,) if isinstance(shape, int) else shape)], dtype=np.float64))
+        except (TypeError, ValueError, OverflowError):
+            raise DataFormatError("malformed numpy array state in the pickle (shape / dtype)") from None
+        size = len(data) if isinstance(data, (list, bytes, bytearray, str)) else -1
+        if dtype.hasobject and (not isinstance(data, list) or size != count):
+            raise DataFormatError(f"numpy object array state holds {size} items for shape {shape}")
+        super().__setstate__(state)
+
+
+def _plain(obj: Any) -> Any:
+    """Replace the loading-time :class:`_CheckedArray` s by plain ndarrays, in place where containers allow."""
+    if isinstance(obj, np.ndarray):
+        return obj.view(np.ndarray) if type(obj) is _CheckedArray else obj
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            obj[k] = _plain(v)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            obj[i] = _plain(v)
+    elif isinstance(obj, tuple):
+        return tuple(_plain(v) for v in obj)
+    elif isinstance(obj, (set, frozenset)):
+        return obj  # hashable members only: no arrays
+    return obj
+
+
 def _guarded(found: Any, name: str, source: str) -> Any:
     """``found`` itself when it cannot build more than its arguments hold, else a checking wrapper."""
     if found is np.ndarray:
@@ -114,7 +151,7 @@ def _guarded(found: Any, name: str, source: str) -> Any:
     if name == "_reconstruct":
 
         def reconstruct(subtype, shape, dtype):
-            subtype = np.ndarray if isinstance(subtype, _NdarrayGuard) else subtype
+            subtype = _CheckedArray if isinstance(subtype, _NdarrayGuard) or subtype is np.ndarray else subtype
             if _array_bytes(shape, dtype) > MAX_CONSTRUCTED_BYTES:
                 raise _too_big(source, f"an array of shape {shape}", _array_bytes(shape, dtype))
             return found(subtype, shape, dtype)
@@ -142,9 +179,11 @@ def safe_load_pickle(path: str | Path) -> Any:
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot read the annotation file ({exc})") from None
     try:
-        return SafeUnpickler(io.BytesIO(data), str(path)).load()
-    except DataFormatError:
-        raise
+        return _plain(SafeUnpickler(io.BytesIO(data), str(path)).load())
+    except DataFormatError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise DataFormatError(f"{path}: {exc}") from None
     except Exception as exc:  # truncated or not a pickle: many exception types
         raise DataFormatError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
 
