@@ -16,8 +16,10 @@ Short videos (fewer than ``n`` frames) are padded with the chain of the TimeSfor
 reversed) -> **brightness** (append copies at 0.6, 0.8, 1.2, 1.4 one at a time), each step only if the sequence
 is still too short, repeated from the start if needed. The chain works on a :class:`FramePlan` (which source
 frames, with which weights and gain, make each output frame), so keypoints follow the same plan and only the
-source frames are decoded. ``augment_before_sampling`` pads the whole video first and then samples from it;
-otherwise the sampler takes all the frames and the padded sequence is thinned to ``n`` evenly.
+source frames are decoded. Blending runs on decoded frames the reader has already reduced to the size the model
+needs (``VideoReader(short_side=...)``), one output frame's worth of float at a time. ``augment_before_sampling``
+pads the whole video first and then samples from it; otherwise the sampler takes all the frames and the padded
+sequence is thinned to ``n`` evenly.
 """
 
 from __future__ import annotations
@@ -168,8 +170,12 @@ class FramePlan:
         pos = _positions(self.sources, source_ids)
         if self.is_plain:
             return frames[pos[:, 0]]
-        out = np.einsum("nk,nk...->n...", self.weights, frames[pos].astype(np.float32))
-        out *= self.gain.reshape((-1,) + (1,) * (out.ndim - 1))
+        # one output-sized float buffer, filled a source column at a time: the blend never holds (N, K, H, W, C)
+        out = np.zeros((len(self),) + frames.shape[1:], np.float32)
+        for k in range(pos.shape[1]):
+            weight = (self.weights[:, k] * self.gain).astype(np.float32)
+            for i in np.flatnonzero(weight):
+                out[i] += weight[i] * frames[pos[i, k]]
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     def apply_keypoints(self, keypoints: np.ndarray, scores: np.ndarray, source_ids=None):

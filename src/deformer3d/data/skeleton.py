@@ -2,7 +2,9 @@
 
 Layouts name every joint and list the left/right pairs (horizontal flip swaps them) and the bones (for drawing):
 ``coco17`` (COCO / MMPose / MediaPipe-mapped), ``ntu25`` (Kinect v2, NTU RGB+D), ``penn13`` (Penn Action) and
-``mediapipe33`` (BlazePose). ``MEDIAPIPE33_TO_COCO17`` maps BlazePose landmarks onto COCO-17.
+``mediapipe33`` (BlazePose). :func:`convert_layout` converts keypoints between any two of them (a joint is
+copied from the joint of the same name, or derived, e.g. the Penn / NTU head from the COCO nose and ears; a joint
+with no source gets score 0); ``MEDIAPIPE33_TO_COCO17`` is the BlazePose -> COCO-17 case as an index.
 
 Keypoint arrays follow pyskl: ``keypoints (M, T, V, 2)`` in pixels, ``scores (M, T, V)`` with 0 = missing.
 """
@@ -205,6 +207,100 @@ def get_layout(name: str) -> Layout:
         return LAYOUTS[name]
     except KeyError:
         raise DataFormatError(f"unknown joint layout '{name}' (valid: {', '.join(LAYOUTS)})") from None
+
+
+# --------------------------------------------------------------------------- conversions
+# Joints a layout lacks by name but can take from others: (sources, rule). "any" = the mean of the sources that
+# are present (a head seen from the side still has one ear and the nose); "all" = only when every source is
+# present (a spine point from one shoulder would sit on that shoulder).
+_DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
+    "head": (("nose", "left_ear", "right_ear"), "any"),  # Penn Action / Kinect head: the middle of the head
+    "spine_shoulder": (("left_shoulder", "right_shoulder"), "all"),
+    "spine_base": (("left_hip", "right_hip"), "all"),
+    "spine_mid": (("left_shoulder", "right_shoulder", "left_hip", "right_hip"), "all"),
+    # Kinect hand / foot points from BlazePose's finger and toe landmarks
+    "left_hand": (("left_pinky", "left_index"), "all"),
+    "right_hand": (("right_pinky", "right_index"), "all"),
+    "left_hand_tip": (("left_index",), "any"),
+    "right_hand_tip": (("right_index",), "any"),
+    "left_foot": (("left_foot_index",), "any"),
+    "right_foot": (("right_foot_index",), "any"),
+    # and back: BlazePose landmarks from Kinect points
+    "left_index": (("left_hand_tip",), "any"),
+    "right_index": (("right_hand_tip",), "any"),
+    "left_foot_index": (("left_foot",), "any"),
+    "right_foot_index": (("right_foot",), "any"),
+}
+# A conversion must give the destination at least its limbs: fewer mapped joints than this is refused.
+MIN_CONVERTED_JOINTS = 8
+
+
+def conversion_rules(src: str, dst: str) -> list[tuple[tuple[int, ...], str] | None]:
+    """For each joint of ``dst``: ``(source joint indices, "any" | "all")``, or None when ``src`` has no source for
+    it. Raises :class:`DataFormatError` for an unknown layout or a conversion that would leave the destination
+    without its limbs."""
+    a, b = get_layout(src), get_layout(dst)
+    rules: list[tuple[tuple[int, ...], str] | None] = []
+    for joint in b.joints:
+        if joint in a.joints:
+            rules.append(((a.index(joint),), "copy"))
+        elif joint in _DERIVED and all(n in a.joints for n in _DERIVED[joint][0]):
+            names, how = _DERIVED[joint]
+            rules.append((tuple(a.index(n) for n in names), how))
+        elif joint in _DERIVED and _DERIVED[joint][1] == "any" and any(n in a.joints for n in _DERIVED[joint][0]):
+            names = tuple(n for n in _DERIVED[joint][0] if n in a.joints)
+            rules.append((tuple(a.index(n) for n in names), "any"))
+        else:
+            rules.append(None)
+    mapped = sum(r is not None for r in rules)
+    if mapped < min(MIN_CONVERTED_JOINTS, b.num_joints):
+        raise DataFormatError(
+            f"cannot convert joint layout '{src}' to '{dst}': only {mapped} of {b.num_joints} joints have a source; "
+            "give a skeleton in (or closer to) the model's layout"
+        )
+    return rules
+
+
+def convert_layout(keypoints: np.ndarray, scores: np.ndarray, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints ``(..., V_src, C)`` and scores ``(..., V_src)`` in layout ``src`` -> ``(..., V_dst, C)``,
+    ``(..., V_dst)`` in layout ``dst`` (``C`` = 2 or 3 coordinates).
+
+    A joint of the same name is copied as it is; a derived joint is the mean of its present sources (score: their
+    mean; ``all`` rules need every source present); a joint with no source gets coordinates 0 and score 0.
+    Raises :class:`DataFormatError` when the arrays do not hold ``src``'s joints or the conversion is impossible.
+    """
+    kp = np.asarray(keypoints, np.float32)
+    sc = np.asarray(scores, np.float32)
+    v_src = get_layout(src).num_joints
+    if kp.ndim < 2 or kp.shape[-2] != v_src or sc.shape != kp.shape[:-1]:
+        raise DataFormatError(
+            f"keypoints {kp.shape} / scores {sc.shape} do not hold the {v_src} joints of layout '{src}' "
+            "(expected (..., V, 2) and (..., V))"
+        )
+    if src == dst:
+        return kp.copy(), sc.copy()
+    rules = conversion_rules(src, dst)
+    out_kp = np.zeros(kp.shape[:-2] + (len(rules), kp.shape[-1]), np.float32)
+    out_sc = np.zeros(sc.shape[:-1] + (len(rules),), np.float32)
+    for j, rule in enumerate(rules):
+        if rule is None:
+            continue
+        idx, how = rule
+        if how == "copy":
+            out_kp[..., j, :], out_sc[..., j] = kp[..., idx[0], :], sc[..., idx[0]]
+            continue
+        present = sc[..., list(idx)] > 0  # (..., k)
+        ok = present.all(-1) if how == "all" else present.any(-1)
+        weight = present / np.maximum(present.sum(-1, keepdims=True), 1)
+        joint = np.einsum("...k,...kc->...c", weight, kp[..., list(idx), :])
+        out_kp[..., j, :] = np.where(ok[..., None], joint, 0.0)
+        out_sc[..., j] = np.where(ok, (weight * sc[..., list(idx)]).sum(-1), 0.0)
+    return out_kp, out_sc
+
+
+def layout_of(num_joints: int) -> str | None:
+    """The layout with ``num_joints`` joints (each layout here has its own count), or None."""
+    return next((name for name, lay in LAYOUTS.items() if lay.num_joints == num_joints), None)
 
 
 def mediapipe_to_coco(keypoints: np.ndarray, scores: np.ndarray | None = None):
