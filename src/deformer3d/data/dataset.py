@@ -353,7 +353,7 @@ def build_dataset(
 
 
 def load_clip(
-    source: str | Path | bytes,
+    source: str | Path | bytes | VideoReader,
     cfg: DataConfig,
     *,
     keypoints: np.ndarray | None = None,
@@ -365,7 +365,8 @@ def load_clip(
     num_frames: int | None = None,
     return_frames: bool = False,
 ) -> dict:
-    """Model-ready dict for one video (file path, bytes or frame folder), preprocessed exactly like test samples.
+    """Model-ready dict for one video (file path, bytes, frame folder, or a reader already open on one: the
+    predictor probes a video once), preprocessed exactly like test samples.
 
     ``keypoints (M, T, V, 2)`` in pixels of the video over all its frames (T = its frame count) and ``scores
     (M, T, V)`` are needed when ``need_pose``. Returns ``video`` / ``pose`` (with a leading view axis when
@@ -374,7 +375,10 @@ def load_clip(
     """
     layout = get_layout(cfg.layout)
     spec = ClipSpec(num_frames or cfg.num_frames, num_clips, num_crops, False, need_video, need_pose, False)
-    name = "<uploaded video>" if isinstance(source, (bytes, bytearray)) else str(source)
+    if isinstance(source, VideoReader):
+        name = source.name
+    else:
+        name = "<uploaded video>" if isinstance(source, (bytes, bytearray)) else str(source)
     kp = sc = None
     if need_pose:
         if keypoints is None:
@@ -387,7 +391,7 @@ def load_clip(
         )
     rng = np.random.default_rng(0)
     if need_video:
-        reader = open_video(source)
+        reader = source if isinstance(source, VideoReader) else open_video(source)
 
         def run(total):
             return build_views(

@@ -22,6 +22,7 @@ from deformer3d.config import ExperimentConfig, load_config
 from deformer3d.engine.checkpoint import CheckpointError, load_module
 from deformer3d.engine.datamodule import check_dataset
 from deformer3d.engine.module import ActionModule
+from deformer3d.engine.precision import autocast_dtype
 from deformer3d.errors import DataFormatError
 
 
@@ -122,15 +123,6 @@ def _loader(cfg: ExperimentConfig, module: ActionModule, *, clips: int, crops: i
     return DataLoader(ds, batch_size=cfg.data.batch_size, shuffle=False, num_workers=cfg.data.num_workers)
 
 
-def _autocast_dtype(cfg: ExperimentConfig, device: torch.device):
-    from deformer3d.engine.train import resolve_precision
-
-    if device.type != "cuda":
-        return None
-    precision = resolve_precision(cfg)
-    return {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
-
-
 def write_confusion_csv(confusion: torch.Tensor, class_names: list[str], path: Path) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -158,7 +150,7 @@ def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, out_dir: 
     names = list(module.hparams["class_names"])
     k = int(module.hparams["num_classes"])
     device = eval_device(cfg)
-    amp = _autocast_dtype(cfg, device)
+    amp = autocast_dtype(cfg, device)
 
     clips, crops = max(1, cfg.eval.clips), max(1, cfg.eval.crops)
     loader = _loader(cfg, module, clips=clips, crops=crops, num_frames=None)

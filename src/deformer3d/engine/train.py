@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,32 +30,9 @@ from deformer3d.config import ExperimentConfig, load_config, save_config
 from deformer3d.engine.checkpoint import CheckpointError, SafeCheckpointIO
 from deformer3d.engine.datamodule import ActionDataModule
 from deformer3d.engine.module import ActionModule
+from deformer3d.engine.precision import resolve_precision
 
 MONITOR = "val/top1"
-INFERENCE_DATA_KEYS = ("num_frames", "image_size", "resize_short", "layout", "max_persons", "test_sampler",
-                       "frame_interval")
-
-
-def data_info(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The data settings an exported model needs at inference (CONTRACTS.md, exported ``config.json``)."""
-    d = asdict(cfg.data)
-    return {k: d[k] for k in INFERENCE_DATA_KEYS}
-
-
-def resolve_precision(cfg: ExperimentConfig) -> str:
-    """``auto``: bf16 (or fp16) mixed precision on a GPU, fp32 on CPU. fp16 AMP is GPU-only."""
-    on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (
-        cfg.trainer.accelerator == "auto" and torch.cuda.is_available()
-    )
-    precision = cfg.trainer.precision
-    if precision == "auto":
-        if not on_gpu:
-            return "32-true"
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    if precision == "16-mixed" and not on_gpu:
-        warnings.warn("trainer.precision=16-mixed needs a GPU; training in 32-true on CPU", stacklevel=2)
-        return "32-true"
-    return precision
 
 
 class History(Callback):
@@ -190,6 +166,7 @@ def train_from_config(
 
 def build_module_and_data(cfg: ExperimentConfig) -> tuple[ActionDataModule, ActionModule]:
     """The datamodule and the LightningModule of ``cfg`` (the model decides which modalities are loaded)."""
+    from deformer3d.data.preprocessing import preprocessing_of
     from deformer3d.models import build_model
 
     # the class list comes from the training split; the model tells which inputs it needs
@@ -207,7 +184,7 @@ def build_module_and_data(cfg: ExperimentConfig) -> tuple[ActionDataModule, Acti
         num_classes=len(class_names),
         class_names=class_names,
         optim=asdict(cfg.optim),
-        data_info=data_info(cfg),
+        data_info=preprocessing_of(cfg.data),
     )
     if cfg.trainer.compile:
         module.model.compile()  # in place: state-dict keys stay those of the plain model

@@ -141,9 +141,10 @@ class Predictor:
                 timings["pose"] = time.perf_counter() - t_pose
             else:
                 keypoints, scores = self._read_skeleton(skeleton, video_name)
-        # the model's own input path (a pose-only model sees whole frames, no crop, as in training)
+        # the model's own input path (a pose-only model sees whole frames, no crop, as in training), on the reader
+        # opened above: the video is probed once per prediction
         clip = load_clip(
-            source, self.data_cfg, keypoints=keypoints, scores=scores, need_video=self.uses_video,
+            reader, self.data_cfg, keypoints=keypoints, scores=scores, need_video=self.uses_video,
             need_pose=want_pose, return_frames=self.uses_video,
         )
         meta = clip["meta"]
