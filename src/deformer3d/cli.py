@@ -169,6 +169,25 @@ def predict(
 
 @app.command()
 @user_errors
+def watch(
+    source: Annotated[str, typer.Argument(help="webcam index (0), rtsp:// or http:// URL, or a video file")],
+    model: Annotated[Path, typer.Option(help="exported model directory")],
+    window: Annotated[float | None, typer.Option(help="window in seconds (default: the model's clip)")] = None,
+    stride: Annotated[float | None, typer.Option(help="seconds between updates (default: half the window)")] = None,
+    persons: Annotated[int, typer.Option(help="detect and track up to N people, a label each")] = 1,
+    seconds: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the annotated video here (MP4)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per update")] = False,
+) -> None:
+    """Live: a rolling label with latency and FPS; drops frames when behind so the lag never grows."""
+    from deformer3d.serve.live import watch_cli
+
+    watch_cli(source, model_dir=model, window_s=window, stride_s=stride, persons=persons, seconds=seconds, out=out,
+              as_json=as_json)
+
+
+@app.command()
+@user_errors
 def serve(
     model: Annotated[list[Path], typer.Option(help="exported model directory (repeat for several)")],
     host: str = "127.0.0.1",

@@ -57,11 +57,13 @@ def work_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
-def open_container(source: str | Path | bytes, name: str, options: dict[str, str] | None = None):
+def open_container(source: str | Path | bytes, name: str, options: dict[str, str] | None = None,
+                   format: str | None = None):
+    """PyAV input container for a file, URL, device (``format="v4l2"``) or bytes; VideoError when it fails."""
     try:
         if isinstance(source, (bytes, bytearray)):
             return av.open(io.BytesIO(bytes(source)), mode="r", metadata_errors="ignore")
-        return av.open(str(source), mode="r", metadata_errors="ignore", options=options or {})
+        return av.open(str(source), mode="r", format=format, metadata_errors="ignore", options=options or {})
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise VideoError(f"{name}: cannot open as a video ({str(exc).splitlines()[0][:200]}); is the file corrupt, "
                          "or the URL / camera unreachable?") from None
@@ -75,15 +77,16 @@ class FrameSampler:
         step_s: grid spacing in seconds (``window / num_frames``).
         short_side: downscale so the short side is at most this (never upscaled).
         name: how messages name the source.
+        options, format: FFmpeg demuxer options (``{"rtsp_transport": "tcp"}``) and input format (``v4l2``).
     """
 
     def __init__(self, source: str | Path | bytes, step_s: float, short_side: int = 360, name: str | None = None,
-                 options: dict[str, str] | None = None):
+                 options: dict[str, str] | None = None, format: str | None = None):
         if step_s <= 0:
             raise VideoError(f"sampling step {step_s} s: must be > 0")
         self.name = name or ("<uploaded video>" if isinstance(source, (bytes, bytearray)) else str(source))
         self.step_s = float(step_s)
-        self._container = open_container(source, self.name, options)
+        self._container = open_container(source, self.name, options, format)
         if not self._container.streams.video:
             self._container.close()
             raise VideoError(f"{self.name}: no video stream (audio-only or not a video file)")

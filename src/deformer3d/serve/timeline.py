@@ -223,7 +223,9 @@ class Timeline:
 
 # ---- the streaming loop ---------------------------------------------------------------------------------------------
 @dataclass
-class _Entry:
+class Entry:
+    """One grid frame in the ring: its time (s), the downscaled frame (RGB models) and the poses on it."""
+
     time: float
     image: np.ndarray | None
     poses: Poses
@@ -254,11 +256,11 @@ def run_timeline(
     plan = plan_windows(predictor.data_cfg, window_s, stride_s, fps, hint)
     classifier = WindowClassifier(predictor)
     short = max(WORK_SHORT_SIDE, int(predictor.data_cfg.resize_short))
-    poses = _pose_source(predictor, persons) if (predictor.uses_pose or persons > 1) else None
+    poses = pose_source(predictor, persons) if (predictor.uses_pose or persons > 1) else None
     model_layout = predictor.data_cfg.layout
     timings = {"decode": 0.0, "pose": 0.0, "model": 0.0}
     results: dict[int | None, TrackWindows] = {}
-    ring: deque[_Entry] = deque(maxlen=plan.frames)
+    ring: deque[Entry] = deque(maxlen=plan.frames)
     count = 0
     last_emitted = -1
     hw = (0, 0)
@@ -268,7 +270,7 @@ def run_timeline(
         entries = list(ring)
         start, end = entries[0].time, min(entries[-1].time + plan.step_s, sampler.end_time)
         t0 = time.perf_counter()
-        for track, (images, kp, sc) in _subjects(entries, classifier, poses, model_layout, persons).items():
+        for track, (images, kp, sc) in subjects(entries, classifier, poses, model_layout, persons).items():
             tw = results.setdefault(track, TrackWindows())
             tw.starts.append(start)
             tw.ends.append(end)
@@ -287,7 +289,7 @@ def run_timeline(
         timings["pose"] += time.perf_counter() - t0
         for p, fp in zip(pending, frame_poses, strict=True):
             hw = p.image.shape[:2]
-            ring.append(_Entry(p.time, p.image if classifier.uses_video else None, fp))
+            ring.append(Entry(p.time, p.image if classifier.uses_video else None, fp))
             count += 1
             if count >= plan.frames and (count - plan.frames) % plan.stride == 0:
                 emit()
@@ -330,7 +332,7 @@ def run_timeline(
                     segments, timings, top_k)
 
 
-def _pose_source(predictor, persons: int) -> PoseSource:
+def pose_source(predictor, persons: int) -> PoseSource:
     from deformer3d.pose import build_pose_estimator
 
     if persons > 1:
@@ -340,7 +342,7 @@ def _pose_source(predictor, persons: int) -> PoseSource:
     return MainPersonPoses(build_pose_estimator(predictor.pose_backend, static_image_mode=False))
 
 
-def _subjects(entries: list[_Entry], classifier: WindowClassifier, poses: PoseSource | None, model_layout: str,
+def subjects(entries: list[Entry], classifier: WindowClassifier, poses: PoseSource | None, model_layout: str,
               persons: int) -> dict[int | None, tuple]:
     """Who gets a label in this window -> ``(images | None, keypoints (M, F, V, 2) | None, scores | None)``.
 
