@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
+import lightning.pytorch  # noqa: F401  imported before any CliRunner: its log handler then binds to the real
+import pytest  # stderr, not to the first in-process run's captured stream (closed when that run ends)
 from contract import refused
 
 

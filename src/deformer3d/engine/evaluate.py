@@ -111,6 +111,7 @@ def _loader(cfg: ExperimentConfig, module: ActionModule, *, clips: int, crops: i
         num_clips=clips,
         num_crops=crops,
         num_frames=num_frames,
+        flip_views=cfg.eval.flip,
     )
     check_dataset(ds, cfg.data, "test")
     names = list(ds.class_names)
@@ -144,9 +145,9 @@ def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, out_dir: 
     from deformer3d.engine import plots
     from deformer3d.engine.report import write_report
 
+    module, ckpt = load_module(checkpoint)  # a bad checkpoint is refused before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    module, ckpt = load_module(checkpoint)
     names = list(module.hparams["class_names"])
     k = int(module.hparams["num_classes"])
     device = eval_device(cfg)

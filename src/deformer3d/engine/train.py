@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,12 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from deformer3d.config import ExperimentConfig, load_config, save_config
-from deformer3d.engine.checkpoint import CheckpointError, SafeCheckpointIO
+from deformer3d.engine.checkpoint import (
+    CheckpointError,
+    SafeCheckpointIO,
+    check_resumable,
+    remove_interrupted_writes,
+)
 from deformer3d.engine.datamodule import ActionDataModule
 from deformer3d.engine.module import ActionModule
 from deformer3d.engine.precision import resolve_precision
@@ -140,15 +146,28 @@ def train_from_config(
     """
     cfg = cfg or load_config(config_path, overrides)
     run_dir = Path(cfg.trainer.out_dir).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
     resume_path = resolve_resume(resume, run_dir / "checkpoints")
+    for tmp in remove_interrupted_writes(run_dir / "checkpoints"):
+        from rich.console import Console
+
+        Console(stderr=True).print(f"note: removed {tmp}, the temporary file of an interrupted checkpoint write")
     if cfg.trainer.num_threads > 0:
         torch.set_num_threads(cfg.trainer.num_threads)
-    datamodule, module = build_module_and_data(cfg)
-    trainer = build_trainer(cfg, run_dir)
-    if trainer.is_global_zero:
-        save_config(cfg, run_dir / "config.yaml")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_path) if resume_path else None)
+    created = not run_dir.exists()
+    try:
+        datamodule, module = build_module_and_data(cfg)
+        if resume_path is not None:
+            check_resumable(resume_path, module)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        trainer = build_trainer(cfg, run_dir)
+        if trainer.is_global_zero:
+            save_config(cfg, run_dir / "config.yaml")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_path) if resume_path else None)
+    except BaseException:
+        # a run that failed before its first checkpoint leaves nothing behind (only what this call wrote)
+        if created and os.environ.get("RANK", "0") == "0" and not any(run_dir.rglob("*.ckpt")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
     ckpt_cb = trainer.checkpoint_callback
     best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
