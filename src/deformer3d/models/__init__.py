@@ -3,14 +3,13 @@
     model = build_model({"name": "deformer3d", "preset": "tiny", "modality": "pose"}, num_classes=12)
     out = model(pose=pose)            # ActionOutput(logits (B, K), explanations)
 
-``deformer3d`` is registered here; ``timesformer`` / ``vivit`` are registered by importing
-:mod:`deformer3d.models.hf_video` the first time one of them is asked for. Other code adds models with
+``deformer3d`` is registered here; ``timesformer`` / ``vivit`` import :mod:`deformer3d.models.hf_video` the first
+time one of them is asked for (:class:`deformer3d.registry.Registry`). Other code adds models with
 :func:`register_model`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,39 +19,31 @@ from deformer3d.config import ConfigError
 from deformer3d.models.deformer import PRESETS, Deformer3D, Deformer3DConfig
 from deformer3d.models.hub import ModelNotFoundError
 from deformer3d.models.outputs import ActionOutput
+from deformer3d.registry import Registry
 
 Builder = Callable[[dict[str, Any], int], nn.Module]
 """``builder(model_cfg, num_classes)``: ``model_cfg`` is the ``model:`` section without ``name`` (it may hold
 ``preset`` and ``pretrained``); the builder validates the remaining keys."""
 
-_REGISTRY: dict[str, Builder] = {}
-# names whose builder lives in a module that registers it on import (heavy imports stay lazy)
-_LAZY: dict[str, str] = {"timesformer": "deformer3d.models.hf_video", "vivit": "deformer3d.models.hf_video"}
+MODELS: Registry[Builder] = Registry("model.name", ConfigError)
+MODELS.register_lazy("timesformer", "deformer3d.models.hf_video:build_timesformer")
+MODELS.register_lazy("vivit", "deformer3d.models.hf_video:build_vivit")
 
 
 def register_model(name: str, builder: Builder) -> None:
     """Make ``build_model({"name": name, ...})`` call ``builder``. Re-registering a name replaces it."""
-    _REGISTRY[name] = builder
+    MODELS.register(name, builder)
 
 
 def available_models() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_LAZY))
+    return MODELS.names()
 
 
 def build_model(model_cfg: Mapping[str, Any], num_classes: int) -> nn.Module:
     """Build the model described by a ``model:`` config section (``name`` + that model's keys)."""
     cfg = dict(model_cfg)
     name = cfg.pop("name", "deformer3d")
-    if name not in _REGISTRY and name in _LAZY:
-        try:
-            importlib.import_module(_LAZY[name])
-        except ModuleNotFoundError as exc:
-            raise ConfigError(
-                f"model.name={name!r} needs {_LAZY[name]}, which is not available ({exc})"
-            ) from None
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown model.name={name!r}; choose one of {', '.join(available_models())}")
-    return _REGISTRY[name](cfg, int(num_classes))
+    return MODELS.get(name)(cfg, int(num_classes))
 
 
 def _build_deformer3d(cfg: dict[str, Any], num_classes: int) -> Deformer3D:
@@ -71,6 +62,7 @@ __all__ = [
     "ActionOutput",
     "Deformer3D",
     "Deformer3DConfig",
+    "MODELS",
     "ModelNotFoundError",
     "available_models",
     "build_model",

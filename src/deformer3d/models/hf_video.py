@@ -28,7 +28,6 @@ from torch import nn
 
 from deformer3d.config import ConfigError
 from deformer3d.errors import ModelInputError
-from deformer3d.models import register_model
 from deformer3d.models.hub import CONFIG_NAME, ModelNotFoundError, PretrainedMixin
 from deformer3d.models.outputs import ActionOutput
 
@@ -396,7 +395,3 @@ def _check_sizes(name: str, hf_config: Any) -> None:
             f"model 'vivit': num_frames={hf_config.num_frames} is not a multiple of the tubelet length "
             f"{hf_config.tubelet_size[0]}"
         )
-
-
-register_model("timesformer", build_timesformer)
-register_model("vivit", build_vivit)

@@ -4,12 +4,12 @@
     with build_pose_estimator("mediapipe") as est:
         keypoints, scores = est.estimate(frames)     # (M, T, 17, 2) pixels, (M, T, 17)
 
-Backends register themselves on import (MediaPipe's own import waits for the estimator's constructor).
+Backends are chosen by name (:data:`deformer3d.pose.base.BACKENDS`); a backend's module is imported when its name
+is first asked for, and MediaPipe's own import waits for the estimator's constructor.
 """
 
 from __future__ import annotations
 
-from deformer3d.pose import mediapipe_backend  # noqa: F401  (registers "mediapipe")
 from deformer3d.pose.base import PoseEstimator, available_backends, build_pose_estimator, register_backend
 
 __all__ = ["PoseEstimator", "available_backends", "build_pose_estimator", "register_backend"]

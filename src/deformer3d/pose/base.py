@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from deformer3d.errors import ModelInputError, UserError
+from deformer3d.registry import Registry
 
 NUM_JOINTS = 17  # COCO-17
 
@@ -60,20 +61,19 @@ def check_frames(frames: np.ndarray, who: str) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-_BACKENDS: dict[str, Callable[..., PoseEstimator]] = {}
+BACKENDS: Registry[Callable[..., PoseEstimator]] = Registry("pose backend", UserError)
+BACKENDS.register_lazy("mediapipe", "deformer3d.pose.mediapipe_backend:MediaPipePoseEstimator")
 
 
 def register_backend(name: str, factory: Callable[..., PoseEstimator]) -> None:
     """Make a backend available to :func:`build_pose_estimator` (and ``extract-poses --backend``)."""
-    _BACKENDS[name] = factory
+    BACKENDS.register(name, factory)
 
 
 def available_backends() -> list[str]:
-    return sorted(_BACKENDS)
+    return BACKENDS.names()
 
 
 def build_pose_estimator(backend: str = "mediapipe", **kwargs) -> PoseEstimator:
     """The estimator called ``backend`` (``mediapipe``), built with ``kwargs``."""
-    if backend not in _BACKENDS:
-        raise UserError(f"pose backend '{backend}' is unknown; available: {', '.join(available_backends())}")
-    return _BACKENDS[backend](**kwargs)
+    return BACKENDS.get(backend)(**kwargs)

@@ -15,7 +15,7 @@ import numpy as np
 
 from deformer3d.data.skeleton import mediapipe_to_coco
 from deformer3d.errors import ModelInputError, UserError
-from deformer3d.pose.base import NUM_JOINTS, PoseEstimator, check_frames, register_backend
+from deformer3d.pose.base import NUM_JOINTS, PoseEstimator, check_frames
 
 MODEL_COMPLEXITY = 1  # the only model inside the 0.10.21 wheel
 
@@ -116,5 +116,3 @@ class MediaPipePoseEstimator(PoseEstimator):
         assert kp17.shape[-2] == NUM_JOINTS
         return kp17[None].astype(np.float32), np.clip(sc17, 0.0, 1.0)[None].astype(np.float32)
 
-
-register_backend("mediapipe", MediaPipePoseEstimator)

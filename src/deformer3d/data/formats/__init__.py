@@ -1,7 +1,7 @@
 """Dataset formats. Each parser turns its annotation into :class:`SampleRecord` lists, one per split.
 
-Every format module exposes ``load_split(cfg: DataConfig, split: str) -> SplitData``; ``FORMATS`` maps the
-``data.format`` config value to it. Paths inside annotations are resolved under the dataset root with
+Every format module exposes ``load_split(cfg: DataConfig, split: str) -> SplitData``; ``LOADERS`` (a
+:class:`deformer3d.registry.Registry`) maps the ``data.format`` config value to it. Paths inside annotations are resolved under the dataset root with
 :func:`resolve_under`, which refuses paths that escape it.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from deformer3d.errors import DataFormatError
+from deformer3d.registry import Registry
 
 
 @dataclass
@@ -99,27 +100,23 @@ def load_pose_file(path: Path, layout: str | None = None):
     raise DataFormatError(f"{path}: unknown pose file type '{suffix}' (expected .skeleton, .json or .npz)")
 
 
-_FORMATS = {
-    "pyskl": ("pyskl", "load_split"),
-    "synth": ("pyskl", "load_synth_split"),
-    "ntu": ("ntu", "load_split"),
-    "pennaction": ("pennaction", "load_split"),
-    "hmdb51": ("hmdb51", "load_split"),
-    "finegym": ("finegym", "load_split"),
-    "folder": ("folder", "load_split"),
-}
-FORMATS = tuple(_FORMATS)  # the valid values of data.format
+LOADERS: Registry[Callable[..., SplitData]] = Registry("data.format", DataFormatError)
+for _name, _target in {
+    "pyskl": "pyskl:load_split",
+    "synth": "pyskl:load_synth_split",
+    "ntu": "ntu:load_split",
+    "pennaction": "pennaction:load_split",
+    "hmdb51": "hmdb51:load_split",
+    "finegym": "finegym:load_split",
+    "folder": "folder:load_split",
+}.items():
+    LOADERS.register_lazy(_name, f"deformer3d.data.formats.{_target}")
+FORMATS = tuple(LOADERS.names())  # the valid values of data.format
 
 
 def get_format(name: str) -> Callable[..., SplitData]:
     """The ``load_split(cfg, split, *, need_pose)`` of ``data.format`` (modules imported on first use)."""
-    import importlib
-
-    try:
-        module, func = _FORMATS[name]
-    except KeyError:
-        raise DataFormatError(f"unknown data.format '{name}' (valid: {', '.join(_FORMATS)})") from None
-    return getattr(importlib.import_module(f"deformer3d.data.formats.{module}"), func)
+    return LOADERS.get(name)
 
 
 def stratified_split(
