@@ -59,6 +59,18 @@ class ConfigError(UserError, ValueError):
 
 
 @dataclass
+class PoseAugmentConfig:
+    """Training-time skeleton augmentation of person-normalised poses (0 / [1, 1] switches an item off)."""
+
+    rotate: float = 0.0  # max degrees
+    scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # independent x / y scale range
+    shear: float = 0.0
+    translate: float = 0.0  # max shift, person units
+    jitter: float = 0.0  # per-joint Gaussian noise std, person units (estimated poses are jittery)
+    drop_joints: float = 0.0  # probability a joint is missing in a frame
+
+
+@dataclass
 class DataConfig:
     """Where the samples come from and how clips are cut from them."""
 
@@ -93,6 +105,20 @@ class DataConfig:
     # > 0: validation = this stratified fraction of the training split (for annotations without a val split:
     # PennAction, NTU, FineGYM); training uses the rest and data.splits.val is ignored
     val_fraction: float = 0.0
+    # skeleton coordinates: "frame" = [0, 1] of the (cropped) frame, the paper's input; "person" = centred on the
+    # main person and scaled by their size (data/pose_transforms.py), the same whatever the frame or its crop
+    pose_norm: str = "frame"
+    # "given" = the source's joint scores; "present" = 1 for every joint of a person seen in that frame: annotated
+    # visibility (Penn Action) and an estimator's confidences (MediaPipe) mean different things, presence does not
+    joint_scores: str = "given"
+    # RGB crops around the person's box from the skeleton (PoseC3D-style) instead of the frame centre:
+    # "auto" = when the clip has a skeleton and the model uses frames; "on" | "off"
+    person_crop: str = "auto"
+    person_crop_margin: float = 1.25  # box side = this x the person's extent over the clip
+    pose_augment: PoseAugmentConfig = field(default_factory=PoseAugmentConfig)
+    # training: sample the clip's frames from a random window of this fraction [lo, hi] of the video, so the model
+    # sees the action faster, slower and at other phases ([1, 1] = the whole video)
+    temporal_crop: list[float] = field(default_factory=lambda: [1.0, 1.0])
 
 
 @dataclass
@@ -135,6 +161,7 @@ class EvalConfig:
     checkpoint: str = "best"  # best | last | path
     clips: int = 1  # test-time clips per video (averaged)
     crops: int = 1  # test-time crops per clip: 1 (centre) or 3 (left/centre/right)
+    flip: bool = False  # each test view also mirrored and averaged (when data.flip allows mirroring)
     frame_sweep: list[int] = field(default_factory=list)  # e.g. [2, 4, 8, 12]
 
 
@@ -282,6 +309,21 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("data.fold", *at_least(1)),
         ("data.protocol", lambda v: v == "" or v in _ntu_protocols(), "'' or one of " + " | ".join(_ntu_protocols())),
         ("data.val_fraction", lambda v: 0 <= v < 1, "in [0, 1): the fraction of the training split held out"),
+        ("data.pose_norm", *one_of("frame", "person")),
+        ("data.joint_scores", *one_of("given", "present")),
+        ("data.person_crop", *one_of("auto", "on", "off")),
+        ("data.person_crop_margin", lambda v: v >= 1, ">= 1 (the box holds the whole person)"),
+        ("data.pose_augment.rotate", lambda v: 0 <= v <= 180, "in [0, 180] degrees"),
+        ("data.pose_augment.scale", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
+        ("data.pose_augment.shear", *at_least(0)),
+        ("data.pose_augment.translate", *at_least(0)),
+        ("data.pose_augment.jitter", *at_least(0)),
+        ("data.pose_augment.drop_joints", lambda v: 0 <= v < 1, "in [0, 1)"),
+        (
+            "data.temporal_crop",
+            lambda v: len(v) == 2 and 0 < v[0] <= v[1] <= 1,
+            "[lo, hi] with 0 < lo <= hi <= 1 (fractions of the clip)",
+        ),
         ("optim.name", *one_of("adamw", "sgd")),
         ("optim.lr", lambda v: v > 0, "> 0"),
         ("optim.weight_decay", *at_least(0)),

@@ -79,7 +79,8 @@ def test_raw_sample_dict(synth_root):
 
 
 def _coded_video(path, t, size=40):
-    frames = np.stack([np.full((size, size, 3), 4 * i, np.uint8) for i in range(t)])
+    h, w = (size, size) if isinstance(size, int) else size
+    frames = np.stack([np.full((h, w, 3), 4 * i, np.uint8) for i in range(t)])
     write_video(path, frames, fps=25)
     return path
 
@@ -115,7 +116,7 @@ def test_load_clip_with_keypoints_and_errors(tmp_path):
     kp = np.full((1, 12, 17, 2), 20.0, np.float32)
     out = load_clip(
         path,
-        DataConfig(num_frames=4, image_size=32, resize_short=32),
+        DataConfig(num_frames=4, image_size=32, resize_short=32, person_crop="off"),
         keypoints=kp,
         scores=np.ones((1, 12, 17)),
     )
@@ -141,3 +142,20 @@ def test_nan_joints_in_annotation_become_missing(tmp_path):
     assert (
         torch.isfinite(pose).all() and ((pose[..., 2] == 0).sum(-1) == 1).all() and (pose[:, 0, 2] == 1).all()
     )
+
+
+def test_rgb_crops_follow_the_person(tmp_path):
+    """``person_crop`` (default ``auto`` with a skeleton): the crop is the person's box, not the frame centre."""
+    path = _coded_video(tmp_path / "side.mp4", 12, size=(64, 128))
+    kp = np.zeros((1, 12, 17, 2), np.float32)
+    kp[..., 0] = np.linspace(100, 120, 17)  # a person near the right edge of a 128-px-wide frame
+    kp[..., 1] = np.linspace(10, 50, 17)
+    sc = np.ones((1, 12, 17), np.float32)
+    cfg = DataConfig(num_frames=4, image_size=32, resize_short=32)
+    centre = load_clip(path, DataConfig(**{**cfg.__dict__, "person_crop": "off"}), keypoints=kp, scores=sc)
+    person = load_clip(path, cfg, keypoints=kp, scores=sc)
+    inside = lambda out: (out["pose"][..., 2] > 0).float().mean().item()  # noqa: E731
+    assert inside(centre) == 0.0  # the centre square of the frame misses the person entirely
+    assert inside(person) == 1.0  # every joint is inside the person crop
+    u = person["pose"][..., 0]
+    assert 0.05 < u.min() and u.max() < 0.95  # and the person fills the crop, with a margin

@@ -15,6 +15,7 @@ CONTRACTS.md (frames in source pixels) for inspection and validation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,14 @@ from torch.utils.data import Dataset
 
 from deformer3d.config import DataConfig
 from deformer3d.data.formats import SampleRecord, get_format, load_pose_file
+from deformer3d.data.pose_transforms import (
+    SkeletonAugment,
+    augment_skeleton,
+    crop_box_around,
+    person_box,
+    person_coordinates_in,
+    temporal_crop,
+)
 from deformer3d.data.sampling import FramePlan, make_plans
 from deformer3d.data.skeleton import Layout, clean_keypoints, get_layout, select_persons
 from deformer3d.data.transforms import (
@@ -57,6 +66,7 @@ class ClipSpec:
     need_video: bool
     need_pose: bool
     hflip: bool  # flipping allowed (config and dataset agree)
+    flip_views: bool = False  # testing: every view also mirrored (test-time flip averaging)
 
 
 # --------------------------------------------------------------------------- the shared pipeline
@@ -72,11 +82,26 @@ def _pose_arrays(keypoints, scores, cfg: DataConfig, layout: Layout, source: str
     return select_persons(kp, sc, cfg.max_persons)
 
 
-def _view_boxes(spec: ClipSpec, cfg: DataConfig, hw: tuple[int, int], rng: np.random.Generator) -> list[Box]:
-    """One box per crop for one clip."""
+def uses_person_crop(cfg: DataConfig, has_pose: bool) -> bool:
+    """Whether RGB crops follow the person (``data.person_crop``; ``auto`` = whenever there is a skeleton)."""
+    return cfg.person_crop == "on" or (cfg.person_crop == "auto" and has_pose)
+
+
+def _view_boxes(
+    spec: ClipSpec, cfg: DataConfig, hw: tuple[int, int], rng: np.random.Generator, person: Box | None = None
+) -> list[Box]:
+    """One box per crop for one clip; ``person`` = the person-centric crop (integer square inside the frame)."""
     h, w = hw
     if not spec.need_video:
         return [full_box(h, w)] * spec.num_crops  # pose-only: keep the whole frame, no joint cut off
+    if person is not None:
+        if not spec.train:
+            return [person] * spec.num_crops
+        # the random resized crop of training, taken inside the person's box instead of the whole frame
+        x0, y0, side, _ = person
+        scale = tuple(cfg.random_crop_scale) if cfg.random_crop_scale else (1.0, 1.0)
+        boxes = [random_resized_box(side, side, scale, rng) for _ in range(spec.num_crops)]
+        return [(x0 + bx, y0 + by, bw, bh) for bx, by, bw, bh in boxes]
     if spec.train:
         scale = tuple(cfg.random_crop_scale) if cfg.random_crop_scale else (1.0, 1.0)
         return [random_resized_box(h, w, scale, rng) for _ in range(spec.num_crops)]
@@ -106,8 +131,11 @@ def build_views(
     ``get_frames(indices) -> (N, H, W, 3)`` uint8; ``keypoints (M, T_k, V, 2)`` pixels (T_k may differ from
     ``total`` by a frame or two for skeleton/video pairs: indices are clamped).
     """
+    start, span = 0, total
+    if spec.train and tuple(cfg.temporal_crop) != (1.0, 1.0):
+        start, span = temporal_crop(total, tuple(cfg.temporal_crop), rng)
     plans: list[FramePlan] = make_plans(
-        total,
+        span,
         spec.num_frames,
         sampler=cfg.sampler if spec.train else cfg.test_sampler,
         interval=cfg.frame_interval,
@@ -117,6 +145,20 @@ def build_views(
         augment_before_sampling=cfg.augment_before_sampling,
         rng=rng,
     )
+    if start:
+        plans = [FramePlan(p.sources + start, p.weights, p.gain) for p in plans]
+    person = None  # person-centric: the pose's unit square, and / or the RGB crop
+    if spec.need_pose:
+        if cfg.joint_scores == "present":
+            scores = np.repeat((scores > 0).any(-1, keepdims=True), scores.shape[-1], -1).astype(np.float32)
+        if cfg.pose_norm == "person":
+            person = person_box(keypoints, scores, extent="median")
+    crop = None
+    if spec.need_video and keypoints is not None and uses_person_crop(cfg, True):
+        union = person_box(keypoints, scores, extent="union", margin=cfg.person_crop_margin)
+        # never tighter than the model's input: a lone visible joint must not zoom into a few pixels
+        crop = crop_box_around(union, *hw, min_side=cfg.image_size) if union is not None else None
+    augment = _skeleton_augment(cfg) if spec.train and cfg.pose_norm == "person" else None
     frames_all = ids = None
     if spec.need_video:
         ids = np.unique(np.concatenate([p.needed() for p in plans]))
@@ -128,8 +170,10 @@ def build_views(
             t_k = keypoints.shape[1]
             clamped = FramePlan(np.minimum(plan.sources, t_k - 1), plan.weights, plan.gain)
             kp, sc = clamped.apply_keypoints(keypoints, scores)
-        for box in _view_boxes(spec, cfg, hw, rng):
-            flip = spec.train and spec.hflip and cfg.flip and rng.random() < 0.5
+        boxes = _view_boxes(spec, cfg, hw, rng, crop)
+        flips = [False, True] if spec.flip_views else [False]
+        for box, mirror in [(b, f) for b in boxes for f in flips]:
+            flip = mirror or (spec.train and spec.hflip and cfg.flip and rng.random() < 0.5)
             if spec.need_video:
                 v = crop_resize(clip, box, cfg.image_size)
                 if flip:
@@ -138,7 +182,12 @@ def build_views(
                     shown.append(to_uint8_frames(v))
                 videos.append(normalize_video(v))
             if spec.need_pose:
-                uv, s = keypoints_to_box(kp, sc, box)
+                if cfg.pose_norm == "person":
+                    uv, s = person_coordinates_in(kp, sc, person)
+                    if augment is not None:
+                        uv, s = augment_skeleton(uv, s, augment, rng)
+                else:
+                    uv, s = keypoints_to_box(kp, sc, box)
                 if flip:
                     uv, s = hflip_keypoints(uv, s, layout)
                 poses.append(pose_tensor(uv, s))
@@ -151,6 +200,31 @@ def build_views(
     if keep_frames:
         meta["frames"] = shown[0] if len(shown) == 1 else np.stack(shown)
     return out, meta
+
+
+def _skeleton_augment(cfg: DataConfig) -> SkeletonAugment | None:
+    a = cfg.pose_augment
+    aug = SkeletonAugment(a.rotate, tuple(a.scale), a.shear, a.translate, a.jitter, a.drop_joints)
+    return None if aug == SkeletonAugment() else aug
+
+
+PERSON_CROP_ZOOM = 3  # person crops keep full detail for a person spanning a third of the frame's short side
+
+
+def decode_short_side(cfg: DataConfig, train: bool, person_crop: bool = False) -> int:
+    """The short side frames are decoded at: what the crops need, so memory follows the model, not the file.
+
+    Testing: ``max(resize_short, image_size)`` (the centre / three crops are then exactly ``image_size``).
+    Training: enough that the smallest random crop (area ``random_crop_scale[0]``, aspect up to 4:3) still has
+    ``image_size`` pixels on its short side. Crops that follow the person: :data:`PERSON_CROP_ZOOM` x
+    ``image_size``."""
+    short = max(cfg.resize_short, cfg.image_size)
+    if train and cfg.random_crop_scale:
+        smallest = max(min(float(cfg.random_crop_scale[0]), 1.0), 1e-3)
+        short = max(short, math.ceil(cfg.image_size * math.sqrt(4 / 3 / smallest)))
+    if person_crop:
+        short = max(short, PERSON_CROP_ZOOM * cfg.image_size)
+    return short
 
 
 def _decode_with_recount(reader: VideoReader, run):
@@ -178,6 +252,7 @@ class ActionDataset(Dataset):
         num_crops: int = 1,
         num_frames: int | None = None,
         hflip: bool = True,
+        flip_views: bool = False,
     ):
         if not need_video and not need_pose:
             raise ValueError("need_video and need_pose cannot both be False")
@@ -194,6 +269,7 @@ class ActionDataset(Dataset):
             need_video=need_video,
             need_pose=need_pose,
             hflip=hflip,
+            flip_views=flip_views and hflip and cfg.flip and stage != "train",
         )
         bad = [r for r in records if not 0 <= r.label < len(self.class_names)]
         if bad:
@@ -253,12 +329,14 @@ class ActionDataset(Dataset):
         if spec.need_pose:
             kp, sc = _pose_arrays(kp_raw, sc_raw, self.cfg, self.layout, rec.id)
         if spec.need_video:
-            reader = open_video(rec.video)
+            reader = open_video(rec.video, short_side=decode_short_side(
+                self.cfg, spec.train, person_crop=uses_person_crop(self.cfg, kp is not None)))
+            kp_frames = reader.to_output_pixels(kp) if kp is not None else None  # onto the reduced frames
 
             def run(total):
                 return build_views(
-                    reader.get_frames, total, (reader.height, reader.width), kp, sc, self.cfg, spec, self.layout,
-                    rng, keep_frames,
+                    reader.get_frames, total, (reader.height, reader.width), kp_frames, sc, self.cfg, spec,
+                    self.layout, rng, keep_frames,
                 )  # fmt: skip
 
             return _decode_with_recount(reader, run)
@@ -321,8 +399,12 @@ def build_dataset(
     num_clips: int = 1,
     num_crops: int = 1,
     num_frames: int | None = None,
+    flip_views: bool = False,
 ) -> ActionDataset:
-    """The dataset of ``stage`` (train | val | test) for ``cfg.format``; see CONTRACTS.md "Data"."""
+    """The dataset of ``stage`` (train | val | test) for ``cfg.format``; see CONTRACTS.md "Data".
+
+    ``flip_views``: every test view is also given mirrored (test-time flip averaging; only for datasets whose
+    classes do not depend on the side)."""
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got '{stage}'")
     split = cfg.splits.get(stage, stage) if cfg.splits else stage
@@ -349,6 +431,7 @@ def build_dataset(
         num_crops=num_crops,
         num_frames=num_frames,
         hflip=data.hflip,
+        flip_views=flip_views,
     )
 
 
@@ -391,14 +474,16 @@ def load_clip(
         )
     rng = np.random.default_rng(0)
     if need_video:
-        reader = source if isinstance(source, VideoReader) else open_video(source)
+        reader = source if isinstance(source, VideoReader) else open_video(
+            source, short_side=decode_short_side(cfg, False, person_crop=uses_person_crop(cfg, kp is not None)))
+        kp_frames = reader.to_output_pixels(kp) if kp is not None else None  # onto the reduced frames
 
         def run(total):
             return build_views(
                 reader.get_frames,
                 total,
                 (reader.height, reader.width),
-                kp,
+                kp_frames,
                 sc,
                 cfg,
                 spec,

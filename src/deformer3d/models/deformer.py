@@ -27,7 +27,13 @@ from deformer3d.models.attention import DeformableAttention3D, JointStrideAttent
 from deformer3d.models.backbone import MC3Backbone
 from deformer3d.models.hub import PretrainedMixin
 from deformer3d.models.outputs import ActionOutput
-from deformer3d.models.tokens import CoordinatePoseTokenizer, HeatmapPoseTokenizer, ModalTokens, RGBTokenizer
+from deformer3d.models.tokens import (
+    POSE_FEATURES,
+    CoordinatePoseTokenizer,
+    HeatmapPoseTokenizer,
+    ModalTokens,
+    RGBTokenizer,
+)
 
 _CHOICES = {
     "modality": ("rgb_pose", "rgb", "pose"),
@@ -66,7 +72,9 @@ class Deformer3DConfig:
         num_joints: V, joints per person [C COCO-17]; pose may hold any number of persons x joints (token r is
         joint r % V of person r // V).  max_persons: rows of the learned person embedding [C 2]; more persons reuse
         rows cyclically.  heatmap_sigma: Gaussian std of the joint heatmaps as a fraction of the frame side [C].
-        pose_coordinates: with RGB, also add an embedding of each joint's (x, y, score) to its pooled pose token
+        pose_features [C ["joint"]]: the pose-only tokenizer's per-joint inputs, any of ``joint`` (x, y), ``bone``
+        (vector from the parent joint, ``joint_parents`` gives each joint's parent) and ``motion`` (displacement
+        to the next frame); the score is always appended.  pose_coordinates: with RGB, also add an embedding of each joint's (x, y, score) to its pooled pose token
         [C False = the paper's appearance-only pose tokens; pose-only models always embed coordinates].
         deform_kernel / deform_stride: (t, y, x) of the offset net's depthwise conv [P spatial 7; C (3,7,7),
         (1,3,3)]; clamped to the token grid when the clip is shorter / smaller.  offset_range: (t, y, x) maximum
@@ -104,6 +112,8 @@ class Deformer3DConfig:
     max_persons: int = 2
     heatmap_sigma: float = 0.03
     pose_coordinates: bool = False
+    pose_features: list[str] = field(default_factory=lambda: ["joint"])
+    joint_parents: list[int] = field(default_factory=list)
     deformable: str = "deformable"
     deform_kernel: list[int] = field(default_factory=lambda: [3, 7, 7])
     deform_stride: list[int] = field(default_factory=lambda: [1, 3, 3])
@@ -156,6 +166,20 @@ class Deformer3DConfig:
             if len(value) != 3 or any(v <= 0 for v in value):
                 raise ConfigError(f"model.{name}={value!r} must be 3 positive numbers (t, y, x)")
             setattr(self, name, value)
+        self.pose_features = list(self.pose_features)
+        bad = [f for f in self.pose_features if f not in POSE_FEATURES]
+        if bad or not self.pose_features or len(set(self.pose_features)) != len(self.pose_features):
+            raise ConfigError(
+                f"model.pose_features={self.pose_features!r}: give distinct names from {', '.join(POSE_FEATURES)}"
+            )
+        self.joint_parents = [int(v) for v in self.joint_parents]
+        if "bone" in self.pose_features and (
+            len(self.joint_parents) != self.num_joints or not all(0 <= v < self.num_joints for v in self.joint_parents)
+        ):
+            raise ConfigError(
+                f"model.pose_features has 'bone', so model.joint_parents must give each of the model.num_joints="
+                f"{self.num_joints} joints its parent index (got {self.joint_parents!r})"
+            )
         if not self.heatmap_sigma > 0:
             raise ConfigError(f"model.heatmap_sigma={self.heatmap_sigma!r} must be > 0")
 
@@ -191,6 +215,11 @@ class Deformer3DConfig:
         if name not in PRESETS:
             raise ConfigError(f"unknown deformer3d preset {name!r}; choose one of {', '.join(PRESETS)}")
         return cls.from_dict({**PRESETS[name], **overrides})
+
+
+def _exporting() -> bool:
+    """True while torch.export / the ONNX exporters trace the model: no data-dependent Python branches then."""
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def modal_slots(config: Deformer3DConfig) -> tuple[list[str], list[str], list[str]]:
@@ -320,7 +349,9 @@ class Deformer3D(PretrainedMixin, nn.Module):
                     c.width, c.dim, c.num_joints, c.max_persons, c.num_frames, c.heatmap_sigma, c.pose_coordinates
                 )
             else:
-                self.pose_tokens = CoordinatePoseTokenizer(c.dim, c.num_joints, c.max_persons, c.num_frames)
+                self.pose_tokens = CoordinatePoseTokenizer(
+                    c.dim, c.num_joints, c.max_persons, c.num_frames, tuple(c.pose_features), tuple(c.joint_parents)
+                )
         self.slot_names, _, _ = modal_slots(c)
         self.modal_tokens = ModalTokens(self.slot_names, c.dim, c.num_frames) if self.slot_names else None
         rates = [c.drop_path * i / max(c.depth - 1, 1) for i in range(c.depth)]
@@ -397,7 +428,8 @@ class Deformer3D(PretrainedMixin, nn.Module):
                 raise ModelInputError(f"pose must have shape (B, T, R, 3) = (x, y, score), got {shape}")
             if pose.shape[2] == 0:
                 raise ModelInputError("pose has R = 0 joints; need at least one (B, T, R, 3)")
-            if not torch.isfinite(pose).all():
+            # data-dependent: skipped while exporting (torch.export / ONNX), where the runner checks it instead
+            if not _exporting() and not torch.isfinite(pose).all():
                 raise ModelInputError(
                     "pose contains NaN or infinite coordinates/scores; mark missing joints with score 0 and finite x, y"
                 )

@@ -48,9 +48,9 @@ def coordinate_features(pose: Tensor) -> Tensor:
     return torch.cat([(pose[..., :2] - 0.5) * (score > 0), score], dim=-1)
 
 
-def coordinate_mlp(dim: int) -> nn.Module:
-    """(x, y, score) -> d: the coordinate embedding of pose tokens."""
-    return nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, dim))
+def coordinate_mlp(dim: int, width: int = 3) -> nn.Module:
+    """Per-joint features (default (x, y, score)) -> d: the coordinate embedding of pose tokens."""
+    return nn.Sequential(nn.Linear(width, dim), nn.GELU(), nn.Linear(dim, dim))
 
 
 class JointEmbedding(nn.Module):
@@ -116,18 +116,61 @@ class HeatmapPoseTokenizer(nn.Module):
         return self.embed(tokens)
 
 
-class CoordinatePoseTokenizer(nn.Module):
-    """Pose tokens from coordinates alone (``modality="pose"``): MLP on (x - 0.5, y - 0.5, score) -> d, then the
-    joint/person/temporal embeddings. No frames needed."""
+POSE_FEATURES = ("joint", "bone", "motion")
 
-    def __init__(self, dim: int, num_joints: int, max_persons: int, num_frames: int):
+
+def skeleton_features(pose: Tensor, features: tuple[str, ...], parents: tuple[int, ...] = ()) -> Tensor:
+    """Per-joint input features of the pose-only tokenizer, concatenated in ``features`` order.
+
+    ``pose (B, T, R, 3)`` -> ``(B, T, R, 2 n + 1)``: ``joint`` (x - 0.5, y - 0.5), ``bone`` the vector from the
+    joint's parent (``parents[v]`` for joint v of every person; the root's parent is itself, so its bone is 0) and
+    ``motion`` the displacement to the next sampled frame (0 on the last frame), then the score. A coordinate or
+    difference that involves a missing joint (score 0) is 0, so arbitrary fill values never leak in. Bones and
+    motion are the streams skeleton recognisers (2s-AGCN, MS-G3D, PoseC3D's limb heatmaps) add to joints: they do
+    not depend on where the body is, only on its shape and its movement.
+    """
+    xy, score = pose[..., :2] - 0.5, pose[..., 2:3]
+    present = (score > 0).to(pose.dtype)
+    parts = []
+    for name in features:
+        if name == "joint":
+            parts.append(xy * present)
+        elif name == "bone":
+            r = pose.shape[2]
+            v = len(parents)
+            idx = torch.arange(r, device=pose.device)
+            parent = (idx // v) * v + torch.as_tensor(parents, device=pose.device)[idx % v]
+            both = present * present[:, :, parent]
+            parts.append((xy - xy[:, :, parent]) * both)
+        elif name == "motion":
+            step = (xy[:, 1:] - xy[:, :-1]) * (present[:, 1:] * present[:, :-1])
+            parts.append(torch.cat([step, torch.zeros_like(step[:, :1])], dim=1))
+        else:
+            raise ValueError(f"unknown pose feature {name!r}; choose from {', '.join(POSE_FEATURES)}")
+    return torch.cat(parts + [score], dim=-1)
+
+
+class CoordinatePoseTokenizer(nn.Module):
+    """Pose tokens from coordinates alone (``modality="pose"``): an MLP on the joint's features -> d, then the
+    joint/person/temporal embeddings. No frames needed.
+
+    ``features`` picks the inputs (see :func:`skeleton_features`): ``("joint",)`` = (x - 0.5, y - 0.5, score), the
+    default; ``bone`` needs ``parents`` (the parent of each of the V joints of one person).
+    """
+
+    def __init__(
+        self, dim: int, num_joints: int, max_persons: int, num_frames: int,
+        features: tuple[str, ...] = ("joint",), parents: tuple[int, ...] = (),
+    ):  # fmt: skip
         super().__init__()
-        self.mlp = coordinate_mlp(dim)
+        self.features = tuple(features)
+        self.parents = tuple(parents)
+        self.mlp = coordinate_mlp(dim, 2 * len(self.features) + 1)
         self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
 
     def forward(self, pose: Tensor) -> Tensor:
         """``pose (B, T, R, 3)`` -> ``(B, T, R, d)``."""
-        return self.embed(self.mlp(coordinate_features(pose)))
+        return self.embed(self.mlp(skeleton_features(pose, self.features, self.parents)))
 
 
 class RGBTokenizer(nn.Module):
