@@ -212,13 +212,12 @@ def watch(
     src = parse_source(source)
     if persons < 1:
         raise UserError(f"--persons {persons}: must be >= 1")
-    hint = predictor.info.get("data", {}).get("window_seconds") if isinstance(predictor.info, dict) else None
-    plan = plan_windows(predictor.data_cfg, window_s, stride_s, 30.0, hint)
+    plan = plan_windows(predictor.data_cfg, window_s, stride_s, 30.0)
     if predictor.data_cfg.test_sampler == "uniform" and window_s is None:
         # the uniform sampler's window depends on the source's rate: ask the container first
         with FrameSampler(src.target, 1.0, name=src.name, options=src.options, format=src.format) as probe:
             fps = probe.info.fps if probe.info else 30.0
-        plan = plan_windows(predictor.data_cfg, None, stride_s, fps, hint)
+        plan = plan_windows(predictor.data_cfg, None, stride_s, fps)
     classifier = WindowClassifier(predictor)
     poses = pose_source(predictor, persons) if (predictor.uses_pose or persons > 1) else None
     ring = FrameRing(RING_WINDOWS * plan.frames)
@@ -245,10 +244,11 @@ def watch(
             hw = items[-1].frame.image.shape[:2]
             t0 = time.perf_counter()
             labels = {}
-            chosen = subjects(entries, classifier, poses, predictor.data_cfg.layout, persons)
-            for track, (images, kp, sc) in chosen.items():
+            chosen = subjects(entries, classifier, poses, predictor.data_cfg.layout, persons, hw)
+            for track, (images, kp, sc, _) in chosen.items():
                 key = "all" if track is None else str(track)
-                recent.setdefault(key, deque(maxlen=SMOOTH)).append(classifier.probs(images, kp, sc, hw))
+                probs = classifier.probs(images, kp, sc, images.shape[1:3] if images is not None else hw)
+                recent.setdefault(key, deque(maxlen=SMOOTH)).append(probs)
                 mean = np.mean(recent[key], axis=0)
                 labels[key] = (predictor.labels[int(mean.argmax())], float(mean.max()))
             model_ms = 1000 * (time.perf_counter() - t0) / max(1, len(chosen))
@@ -352,16 +352,17 @@ def draw_annotations(image: np.ndarray, poses: dict, labels: dict[str, tuple[str
 
 # ---- the CLI -----------------------------------------------------------------------------------------------------------
 def watch_cli(
-    source: str, model_dir: Path, *, window_s: float | None = None, stride_s: float | None = None, persons: int = 1,
+    source: str, model_dir: Path | None, *, window_s: float | None = None, stride_s: float | None = None, persons: int = 1,
     seconds: float | None = None, out: Path | None = None, as_json: bool = False,
 ) -> list[Report]:
     """``deformer3d watch SOURCE``: one line per update (or a JSON object per line with ``--json``)."""
     from rich.console import Console
 
+    from deformer3d.pretrained import resolve_model
     from deformer3d.serve.predictor import Predictor
 
     console = Console(highlight=False)
-    predictor = Predictor(model_dir)
+    predictor = Predictor(resolve_model(model_dir))
     if not as_json:
         console.print(f"watching {source} with {predictor.describe()}; Ctrl-C to stop")
 

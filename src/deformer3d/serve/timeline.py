@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from deformer3d.data.dataset import ClipSpec, build_views
+from deformer3d.data.dataset import ClipSpec, build_views, load_clip
 from deformer3d.data.skeleton import clean_keypoints, get_layout, select_persons
 from deformer3d.errors import UserError
 from deformer3d.serve.frames import FrameSampler
@@ -64,20 +64,20 @@ class WindowPlan:
     stride: int
 
 
-def plan_windows(data_cfg, window_s: float | None = None, stride_s: float | None = None, fps: float = 30.0,
-                 window_seconds_hint: float | None = None) -> WindowPlan:
+def plan_windows(data_cfg, window_s: float | None = None, stride_s: float | None = None,
+                 fps: float = 30.0) -> WindowPlan:
     """Window and stride in seconds -> the sampling grid.
 
     Defaults: the model's clip (``num_frames x frame_interval / fps`` for the ``uniform`` sampler; for samplers
-    that spread over a whole trimmed clip, ``window_seconds_hint`` from the model folder or ``DEFAULT_WINDOW_S``)
-    and half of it as stride. The stride is rounded to whole grid steps (at least one).
+    that spread over a whole trimmed clip, the folder's ``data.window_seconds``, else ``DEFAULT_WINDOW_S``) and
+    half of it as stride. The stride is rounded to whole grid steps (at least one).
     """
     n = int(data_cfg.num_frames)
     if window_s is None:
         if data_cfg.test_sampler == "uniform" and data_cfg.frame_interval > 0:
             window_s = n * data_cfg.frame_interval / max(fps, 1e-6)
         else:
-            window_s = window_seconds_hint or DEFAULT_WINDOW_S
+            window_s = float(getattr(data_cfg, "window_seconds", 0.0) or DEFAULT_WINDOW_S)
     if window_s <= 0:
         raise UserError(f"--window {window_s}: the window must be > 0 seconds")
     step = window_s / n
@@ -139,14 +139,15 @@ class WindowClassifier:
               hw: tuple[int, int]) -> np.ndarray:
         """``images (F, h, w, 3)`` uint8 (RGB models), ``keypoints (M, F, V, 2)`` pixels of those frames and
         ``scores (M, F, V)`` (pose models) -> ``(K,)`` softmax probabilities."""
-        n = len(images) if images is not None else keypoints.shape[1]
-        kp = sc = None
-        if self.uses_pose:
-            kp, sc = clean_keypoints(keypoints, scores)
-            kp, sc = select_persons(kp, sc, self.cfg.max_persons)
-        spec = ClipSpec(self.cfg.num_frames, 1, 1, False, self.uses_video, self.uses_pose, False)
-        get = (lambda ids: images[np.asarray(ids)]) if images is not None else None
-        out, _ = build_views(get, n, hw, kp, sc, self.cfg, spec, self.layout, np.random.default_rng(0))
+        if not self.uses_video:  # exactly the predictor's path for a pose-only window
+            out = load_clip("window", self.cfg, keypoints=keypoints, scores=scores, need_video=False, need_pose=True)
+        else:
+            kp = sc = None
+            if keypoints is not None:  # a pose also places the person crop of an RGB-only model (tracking mode)
+                kp, sc = select_persons(*clean_keypoints(keypoints, scores), self.cfg.max_persons)
+            spec = ClipSpec(self.cfg.num_frames, 1, 1, False, True, self.uses_pose, False)
+            out, _ = build_views(lambda ids: images[np.asarray(ids)], len(images), hw, kp, sc, self.cfg, spec,
+                                 self.layout, np.random.default_rng(0))
         device = self.predictor.device
         video = out["video"][None].to(device) if self.uses_video else None
         pose = out["pose"][None].to(device) if self.uses_pose else None
@@ -163,6 +164,12 @@ class TrackWindows:
     starts: list[float] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
     probs: list[np.ndarray] = field(default_factory=list)
+    centres: list[tuple[float, float] | None] = field(default_factory=list)  # (x, y) in [0, 1] of the frame
+
+    def centre(self) -> tuple[float, float] | None:
+        """Where the subject was on average (x, y in [0, 1] of the frame), None without a pose."""
+        known = [c for c in self.centres if c is not None]
+        return tuple(np.median(np.array(known), axis=0).tolist()) if known else None
 
 
 @dataclass
@@ -199,6 +206,7 @@ class Timeline:
             "video": self.video, "model": self.model, "duration_s": round(self.duration, 3), "fps": self.fps,
             "window_s": round(self.plan.window_s, 4), "stride_s": round(self.plan.stride_s, 4),
             "frames_per_window": self.plan.frames, "tracks": self.tracks,
+            "track_centres": {str(t): tw.centre() for t, tw in self.windows.items() if t is not None},
             "segments": [s.to_dict() for s in self.segments], "windows": windows,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -252,8 +260,7 @@ def run_timeline(
     probe = FrameSampler(source, 1.0, name=video_name)
     fps, duration = (probe.info.fps, probe.info.duration) if probe.info else (30.0, 0.0)
     probe.close()
-    hint = predictor.info.get("data", {}).get("window_seconds") if isinstance(predictor.info, dict) else None
-    plan = plan_windows(predictor.data_cfg, window_s, stride_s, fps, hint)
+    plan = plan_windows(predictor.data_cfg, window_s, stride_s, fps)
     classifier = WindowClassifier(predictor)
     short = max(WORK_SHORT_SIDE, int(predictor.data_cfg.resize_short))
     poses = pose_source(predictor, persons) if (predictor.uses_pose or persons > 1) else None
@@ -270,11 +277,12 @@ def run_timeline(
         entries = list(ring)
         start, end = entries[0].time, min(entries[-1].time + plan.step_s, sampler.end_time)
         t0 = time.perf_counter()
-        for track, (images, kp, sc) in subjects(entries, classifier, poses, model_layout, persons).items():
+        for track, (images, kp, sc, centre) in subjects(entries, classifier, poses, model_layout, persons, hw).items():
             tw = results.setdefault(track, TrackWindows())
             tw.starts.append(start)
             tw.ends.append(end)
-            tw.probs.append(classifier.probs(images, kp, sc, hw))
+            tw.probs.append(classifier.probs(images, kp, sc, images.shape[1:3] if images is not None else hw))
+            tw.centres.append(centre)
         timings["model"] += time.perf_counter() - t0
         last_emitted = count
 
@@ -343,16 +351,18 @@ def pose_source(predictor, persons: int) -> PoseSource:
 
 
 def subjects(entries: list[Entry], classifier: WindowClassifier, poses: PoseSource | None, model_layout: str,
-              persons: int) -> dict[int | None, tuple]:
-    """Who gets a label in this window -> ``(images | None, keypoints (M, F, V, 2) | None, scores | None)``.
+             persons: int, hw: tuple[int, int]) -> dict[int | None, tuple]:
+    """Who gets a label in this window -> ``(images | None, keypoints (M, F, V, 2) | None, scores | None,
+    centre (x, y) in [0, 1] of the frame ``hw`` | None)``.
 
     Single-person mode: one subject (``None``), the main person's pose (zeros where none was found, like
-    ``predict``). Tracking mode: every track present in ``MIN_PRESENCE`` of the window (its RGB frames cropped
-    around it for RGB models); a model trained on ``max_persons > 1`` persons gets the tracks together.
+    ``predict``). Tracking mode: every track present in ``MIN_PRESENCE`` of the window (an RGB model crops around
+    it when its ``data.person_crop`` says so); a model trained on ``max_persons > 1`` persons gets the tracks
+    together.
     """
     images = np.stack([e.image for e in entries]) if classifier.uses_video else None
     if poses is None:
-        return {None: (images, None, None)}
+        return {None: (images, None, None, None)}
     n = len(entries)
     tracks = sorted({t for e in entries for t in e.poses})
     present = {t: sum(t in e.poses for e in entries) for t in tracks}
@@ -368,7 +378,7 @@ def subjects(entries: list[Entry], classifier: WindowClassifier, poses: PoseSour
 
     if persons == 1:
         kp, sc = stack(0)
-        return {None: (images, kp[None], sc[None]) if classifier.uses_pose else (images, None, None)}
+        return {None: (images, kp[None], sc[None], None) if classifier.uses_pose else (images, None, None, None)}
     main = [t for t in tracks if present[t] >= MIN_PRESENCE * n]
     if classifier.cfg.max_persons > 1:
         if not main:
@@ -376,35 +386,22 @@ def subjects(entries: list[Entry], classifier: WindowClassifier, poses: PoseSour
         stacked = [stack(t) for t in main]
         kp = np.stack([k for k, _ in stacked])
         sc = np.stack([s for _, s in stacked])
-        return {None: (images, kp, sc)}
+        return {None: (images, kp, sc, None)}
     out = {}
     for t in main:
         kp, sc = stack(t)
-        imgs = images
-        if images is not None:
-            imgs, kp = _person_crop(images, kp, sc)
-        out[t] = (imgs, kp[None], sc[None])
+        # an RGB model follows the person through the model's own person crop (data.person_crop)
+        out[t] = (images, kp[None], sc[None], _centre(kp, sc, hw))
     return out
 
 
-def _person_crop(images: np.ndarray, kp: np.ndarray, sc: np.ndarray, margin: float = 1.3):
-    """RGB models in tracking mode see each person: the square around the track's joints over the window
-    (``margin`` x its extent), shared by all its frames so the motion stays; keypoints shifted into it."""
-    h, w = images.shape[1:3]
+def _centre(kp: np.ndarray, sc: np.ndarray, hw: tuple[int, int]) -> tuple[float, float] | None:
+    """The median of the joints ``(M, F, V, 2)`` with a score, as (x, y) in [0, 1] of the frame ``hw``."""
     pts = kp[sc > 0]
     if len(pts) == 0:
-        return images, kp
-    (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
-    side = int(min(max(x1 - x0, y1 - y0) * margin, h, w))
-    side = max(side, 16)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    left = int(np.clip(cx - side / 2, 0, w - side))
-    top = int(np.clip(cy - side / 2, 0, h - side))
-    out = kp.copy()
-    out[..., 0] -= left
-    out[..., 1] -= top
-    out[sc <= 0] = 0
-    return np.ascontiguousarray(images[:, top : top + side, left : left + side]), out
+        return None
+    x, y = np.median(pts, axis=0)
+    return float(x) / hw[1], float(y) / hw[0]
 
 
 class _Bar:
@@ -458,7 +455,8 @@ def track_top_k(timeline: Timeline, top_k: int = 5) -> dict[int | None, list[tup
 
 
 def timeline_cli(
-    video: Path, model_dir: Path, *, window_s: float | None = None, stride_s: float | None = None, persons: int = 1,
+    video: Path, model_dir: Path | None, *, window_s: float | None = None, stride_s: float | None = None,
+    persons: int = 1,
     top_k: int = 5, out: Path | None = None, as_json: bool = False, timeline: bool = True,
 ) -> Timeline:
     """``deformer3d predict VIDEO --timeline`` (segments table + JSON / CSV / PNG) and ``--persons N`` without
@@ -466,9 +464,10 @@ def timeline_cli(
     from rich.console import Console
     from rich.table import Table
 
+    from deformer3d.pretrained import resolve_model
     from deformer3d.serve.predictor import Predictor
 
-    predictor = Predictor(model_dir)
+    predictor = Predictor(resolve_model(model_dir))
     try:
         tl = run_timeline(predictor, video, window_s=window_s, stride_s=stride_s, persons=persons, top_k=top_k,
                           progress=not as_json)
@@ -481,13 +480,16 @@ def timeline_cli(
                         "is anyone visible? (try --persons 1 for the main person only)")
     if not timeline:
         payload = {"video": tl.video, "model": tl.model, "persons": [
-            {"track": t, "top_k": [{"label": n, "probability": round(p, 6)} for n, p in best]}
+            {"track": t, "centre": tl.windows[t].centre(),
+             "top_k": [{"label": n, "probability": round(p, 6)} for n, p in best]}
             for t, best in per_person.items()]}
         if as_json:
             print(json.dumps(payload, indent=2))
             return tl
         for t, best in per_person.items():
-            table = Table(title=f"{Path(video).name}: person {t}", caption=predictor.describe())
+            c = tl.windows[t].centre()
+            where = f" (at x={c[0]:.2f}, y={c[1]:.2f} of the frame)" if c else ""
+            table = Table(title=f"{Path(video).name}: person {t}{where}", caption=predictor.describe())
             table.add_column("#", justify="right")
             table.add_column("action")
             table.add_column("probability", justify="right")
