@@ -64,7 +64,7 @@ def studies() -> dict[str, Study]:
             for w, st in ((2, 1), (2, 2), (4, 1), (4, 2), (4, 4), (6, 1), (6, 2))
         ], "window 4, stride 2"),
         "frames": Study("frames", "Number of training frames (paper Fig. 7b) and test-frame sweep (Fig. A1)", [
-            Variant(f"{t} training frames", [f"model.num_frames={t}", f"data.num_frames={t}"] if t != 8 else [],
+            Variant(f"{t} training frames", [f"data.num_frames={t}"] if t != 8 else [],
                     one, x=t)
             for t in (4, 8, 12)
         ], "8 training frames", extra_overrides=["eval.frame_sweep=[2,4,6,8,10,12]"]),

@@ -519,6 +519,14 @@ def write_synthactions(
     return path
 
 
+def load_split(cfg, split: str, *, need_pose: bool = True):
+    """``data.format: synth``: a SynthActions folder (``root/synthactions.pkl`` + ``root/videos/*.mp4``) read by the
+    pyskl loader, the annotation defaulting to :data:`ANN_FILE`."""
+    from deformer3d.data.formats import pyskl
+
+    return pyskl.load_split(cfg, split, need_pose=need_pose, default_ann=ANN_FILE)
+
+
 def ensure_synthactions(
     out: str | Path, *, num_clips: int, seed: int, size: int, frame_range: tuple[int, int],
     difficulty: float = 1.0, workers: int = 2,

@@ -428,6 +428,13 @@ class Deformer3D(PretrainedMixin, nn.Module):
                 raise ModelInputError(f"pose must have shape (B, T, R, 3) = (x, y, score), got {shape}")
             if pose.shape[2] == 0:
                 raise ModelInputError("pose has R = 0 joints; need at least one (B, T, R, 3)")
+            if pose.shape[2] % c.num_joints:
+                # token r is joint r % V of person r // V: another layout's joints would be silently misread
+                raise ModelInputError(
+                    f"pose has R={pose.shape[2]} joints, not persons x model.num_joints={c.num_joints}; the skeleton "
+                    "is in another joint layout than the model's (convert it, or train with data.layout of "
+                    f"{c.num_joints} joints)"
+                )
             # data-dependent: skipped while exporting (torch.export / ONNX), where the runner checks it instead
             if not _exporting() and not torch.isfinite(pose).all():
                 raise ModelInputError(

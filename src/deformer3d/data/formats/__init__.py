@@ -101,16 +101,9 @@ def load_pose_file(path: Path, layout: str | None = None):
 
 
 LOADERS: Registry[Callable[..., SplitData]] = Registry("data.format", DataFormatError)
-for _name, _target in {
-    "pyskl": "pyskl:load_split",
-    "synth": "pyskl:load_synth_split",
-    "ntu": "ntu:load_split",
-    "pennaction": "pennaction:load_split",
-    "hmdb51": "hmdb51:load_split",
-    "finegym": "finegym:load_split",
-    "folder": "folder:load_split",
-}.items():
-    LOADERS.register_lazy(_name, f"deformer3d.data.formats.{_target}")
+for _name in ("pyskl", "ntu", "pennaction", "hmdb51", "finegym", "folder"):
+    LOADERS.register_lazy(_name, f"deformer3d.data.formats.{_name}:load_split")
+LOADERS.register_lazy("synth", "deformer3d.data.synthetic:load_split")  # a SynthActions folder, read as pyskl
 FORMATS = tuple(LOADERS.names())  # the valid values of data.format
 
 

@@ -342,10 +342,3 @@ def load_split(cfg, split: str, *, need_pose: bool = True, default_ann: str = ""
     records = records_from_pyskl(data, split, Path(cfg.root or "."), str(path), need_pose)
     names = class_names_from(cfg, _class_names(data, data["annotations"]))
     return SplitData(records, names, hflip=bool(data.get("hflip", True)))
-
-
-def load_synth_split(cfg, split: str, *, need_pose: bool = True) -> SplitData:
-    """SynthActions output folder: ``root/synthactions.pkl`` + ``root/videos/*.mp4``."""
-    from deformer3d.data.synthetic import ANN_FILE
-
-    return load_split(cfg, split, need_pose=need_pose, default_ann=ANN_FILE)
