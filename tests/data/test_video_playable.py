@@ -156,7 +156,10 @@ def test_frames_are_reduced_in_the_decoder(tmp_path):
     frames = r.get_frames([5, 1])
     assert frames.shape == (2, 60, 80, 3) and np.round(frames.mean((1, 2, 3)) / 40).tolist() == [5, 1]
     # keypoints in source pixels map onto the reduced frame's pixels (pixel centres scale)
-    assert np.allclose(r.to_output_pixels(np.array([[319.0, 239.0], [0.0, 0.0]])), [[79.375, 59.375], [-0.375, -0.375]])
+    assert np.allclose(r.to_output_pixels(np.array([[319.0, 239.0], [4.0, 0.0], [0.0, 0.0]])),
+                       [[79.375, 59.375], [0.625, -0.375], [0, 0]])  # (0, 0) marks a missing joint
+    pts = np.array([[319.0, 239.0], [17.0, 3.0]])
+    assert np.allclose(r.to_source_pixels(r.to_output_pixels(pts)), pts)
     assert open_video(path, short_side=1000).get_frames([0]).shape == (1, 240, 320, 3)  # never enlarged
 
 

@@ -353,12 +353,15 @@ class VideoReader:
             index.times = (np.asarray(index.pts, np.float64) - index.start) * index.time_base
         return index.times
 
+    def to_source_pixels(self, keypoints: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`to_output_pixels`: pixels of the returned frames -> upright full-size pixels."""
+        return _rescale(keypoints, 1.0 / self.scale)
+
     def to_output_pixels(self, keypoints: np.ndarray) -> np.ndarray:
-        """Pixel coordinates of the upright full-size video -> pixels of the (reduced) frames ``get_frames``
-        returns (pixel i covers [i, i+1): the centres scale, not the corners)."""
-        if self.scale == 1.0:
-            return keypoints
-        return ((np.asarray(keypoints, np.float32) + 0.5) * self.scale - 0.5).astype(np.float32)
+        """``keypoints (..., 2)`` in pixels of the upright full-size video -> pixels of the (reduced) frames
+        ``get_frames`` returns (pixel i covers [i, i+1): the centres scale, not the corners). Missing joints,
+        stored as (0, 0), stay (0, 0)."""
+        return _rescale(keypoints, self.scale)
 
     def count_frames_by_decoding(self) -> int:
         """Decode the whole stream and count the frames (the ground truth when a header or index lies)."""
@@ -374,13 +377,8 @@ class VideoReader:
         """Make the index what decodes (after it proved wrong); returns the new frame count."""
         if self._frame_files is not None:
             return len(self._frame_files)
-        index = _Index([], [0], self._index.trust_pts, self.fps, self._index.time_base, 0,
-                       self._index.width, self._index.height, self._index.rotation)
-        self._index_by_decoding(index, "frames announced by the index do not decode")
-        key = self._cache_key()
-        if key is not None:
-            _CACHE[key] = index  # later readers of this file start from the corrected index
-        self._adopt(index)
+        # in place: every reader of this file in the process shares the index (the cache), so all see the count
+        self._index_by_decoding(self._index, "frames announced by the index do not decode")
         return self.num_frames
 
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -530,6 +528,15 @@ class VideoReader:
             if target not in out:
                 raise _UntrustedPts  # jumped past the target: the index does not describe the stream
         return out
+
+
+def _rescale(keypoints: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return keypoints
+    kp = np.asarray(keypoints, np.float32)
+    out = ((kp + 0.5) * factor - 0.5).astype(np.float32)
+    out[(kp == 0).all(-1)] = 0.0  # the missing-joint marker
+    return out
 
 
 def _set_threads(stream, threads: int) -> None:

@@ -30,9 +30,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from deformer3d.data.formats.pyskl import read_pyskl, write_pyskl
-from deformer3d.data.video import VIDEO_SUFFIXES, open_video
+from deformer3d.data.video import VIDEO_SUFFIXES, FrameCountError, open_video
 from deformer3d.errors import UserError, VideoError
-from deformer3d.pose.base import PoseEstimator, build_pose_estimator
+from deformer3d.pose.base import POSE_SHORT_SIDE, PoseEstimator, build_pose_estimator
 
 CHUNK_FRAMES = 64  # frames decoded at a time: a long HD video is never held in memory whole
 console = Console(stderr=True)
@@ -55,20 +55,25 @@ def find_videos(video_dir: Path) -> list[Path]:
 
 
 def estimate_video(path: str | Path, estimator: PoseEstimator) -> dict:
-    """Decode ``path`` in chunks and estimate its poses -> a pyskl annotation without ``label`` / ``frame_dir``."""
-    with open_video(path) as reader:
-        total = reader.num_frames
-        if total < 1:
-            raise VideoError(f"{path}: the video has no frames")
-        chunks = (reader.get_frames(range(s, min(s + CHUNK_FRAMES, total))) for s in range(0, total, CHUNK_FRAMES))
-        keypoint, score = estimator.estimate_chunks(chunks)
-        return {
-            "img_shape": (int(reader.height), int(reader.width)),
-            "total_frames": int(keypoint.shape[1]),
-            "fps": float(reader.fps),
-            "keypoint": keypoint.astype(np.float32),
-            "keypoint_score": score.astype(np.float32),
-        }
+    """Decode ``path`` in chunks (reduced to :data:`POSE_SHORT_SIDE` in the decoder, so memory does not grow with
+    the picture size) and estimate its poses -> a pyskl annotation without ``label`` / ``frame_dir``; keypoints in
+    pixels of the full-size upright video (``img_shape``)."""
+    reader = open_video(path, short_side=POSE_SHORT_SIDE)
+    for attempt in range(2):
+        try:
+            keypoint, score = estimator.estimate_chunks(reader.iter_frames(chunk=CHUNK_FRAMES))
+            break
+        except FrameCountError:
+            if attempt:
+                raise
+            # the index over-announced; the reader has recounted by decoding: estimate again over what decodes
+    return {
+        "img_shape": (int(reader.source_height), int(reader.source_width)),
+        "total_frames": int(keypoint.shape[1]),
+        "fps": float(reader.fps),
+        "keypoint": reader.to_source_pixels(keypoint).astype(np.float32),
+        "keypoint_score": score.astype(np.float32),
+    }
 
 
 # ---- per-video parts (the resumable state) ----------------------------------------------------------------------

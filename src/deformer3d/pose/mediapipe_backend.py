@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import threading
 from collections.abc import Iterable
 
 import numpy as np
@@ -20,29 +22,69 @@ from deformer3d.pose.base import NUM_JOINTS, PoseEstimator, check_frames
 MODEL_COMPLEXITY = 1  # the only model inside the 0.10.21 wheel
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET_DEPTH = 0
+_SAVED_FD: int | None = None
+
+
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Silence native stderr (fd 2) while MediaPipe loads: its C++ side prints a protobuf warning and glog lines
-    that look like errors but are harmless (the model still runs)."""
+def native_stderr_silenced():
+    """Send native writes to stderr (fd 2) to /dev/null while MediaPipe loads, builds a graph, runs and closes it:
+    its C++ side (glog / absl, TF Lite) prints lines such as ``INFO: Created TensorFlow Lite XNNPACK delegate``
+    or ``W0000 ... landmark_projection_calculator.cc`` that look like errors but are harmless. Python's own
+    ``sys.stderr`` keeps writing to the terminal meanwhile (progress bars, warnings): when it is the process's fd 2
+    it is swapped for a stream on a duplicate of the real stderr. Re-entrant and thread-safe (fd 2 is shared by
+    the whole process: the first to enter silences it, the last to leave restores it)."""
+    global _QUIET_DEPTH, _SAVED_FD
+    with _QUIET_LOCK:
+        if _QUIET_DEPTH == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded interpreters)
+                saved = None
+            if saved is not None:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            _SAVED_FD = saved
+        _QUIET_DEPTH += 1
+        saved = _SAVED_FD
+    py_stderr = sys.stderr
+    swapped = None
+    if saved is not None and _is_fd2(py_stderr):
+        swapped = open(saved, "w", buffering=1, closefd=False, encoding=getattr(py_stderr, "encoding", None),  # noqa: SIM115
+                       errors="backslashreplace")
+        sys.stderr = swapped
     try:
-        saved = os.dup(2)
-    except OSError:  # no real fd 2 (some embedded interpreters)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        if swapped is not None:
+            swapped.flush()
+            if sys.stderr is swapped:
+                sys.stderr = py_stderr
+            swapped.close()
+        with _QUIET_LOCK:
+            _QUIET_DEPTH -= 1
+            if _QUIET_DEPTH == 0 and _SAVED_FD is not None:
+                os.dup2(_SAVED_FD, 2)
+                os.close(_SAVED_FD)
+                _SAVED_FD = None
+
+
+def _is_fd2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _import_mediapipe():
+    # the native loggers' own switches, for output that escapes the fd-level silence (other threads, at exit)
     os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with _quiet_stderr():
+        with native_stderr_silenced():
             import mediapipe as mp
     except ImportError as exc:
         raise UserError(
@@ -76,15 +118,14 @@ class MediaPipePoseEstimator(PoseEstimator):
         self.min_tracking_confidence = min_tracking_confidence
 
     def _graph(self):
-        with _quiet_stderr():
-            return self._mp.solutions.pose.Pose(
-                static_image_mode=self.static_image_mode,
-                model_complexity=MODEL_COMPLEXITY,
-                smooth_landmarks=not self.static_image_mode,
-                enable_segmentation=False,
-                min_detection_confidence=self.min_detection_confidence,
-                min_tracking_confidence=self.min_tracking_confidence,
-            )
+        return self._mp.solutions.pose.Pose(
+            static_image_mode=self.static_image_mode,
+            model_complexity=MODEL_COMPLEXITY,
+            smooth_landmarks=not self.static_image_mode,
+            enable_segmentation=False,
+            min_detection_confidence=self.min_detection_confidence,
+            min_tracking_confidence=self.min_tracking_confidence,
+        )
 
     def estimate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``frames (T, H, W, 3) uint8 RGB`` -> ``keypoints (1, T, 17, 2)`` pixels, ``scores (1, T, 17)``.
@@ -96,8 +137,9 @@ class MediaPipePoseEstimator(PoseEstimator):
     def estimate_chunks(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         keypoints: list[np.ndarray] = []
         scores: list[np.ndarray] = []
-        # one fresh graph per clip: the video-mode tracker must not carry a person over from the previous clip
-        with self._graph() as graph:
+        # one fresh graph per clip: the video-mode tracker must not carry a person over from the previous clip;
+        # its native log lines (at start, first frame and close) never reach the terminal
+        with native_stderr_silenced(), self._graph() as graph:
             for chunk in chunks:
                 chunk = check_frames(chunk, "mediapipe pose")
                 h, w = chunk.shape[1:3]
