@@ -92,3 +92,14 @@ def test_penn_person_norm_pipeline_shapes_and_flip_views(realdata):
     assert views.shape == (4, cfg.data.num_frames, 13, 3)
     # view 1 is view 0 mirrored: x -> 1 - x with left / right joints swapped (joint 1 = left shoulder <-> 2)
     np.testing.assert_allclose(views[1, :, 1, 0], 1 - views[0, :, 2, 0], atol=1e-6)
+
+
+def test_hip_width_changes_only_the_hips_about_their_midpoint():
+    kp, sc = _walker()
+    uv, s = person_coordinates_in(kp, sc, person_box(kp, sc))
+    pairs = {"hip": (7, 8), "shoulder": (1, 2)}
+    out, _ = augment_skeleton(uv, s, SkeletonAugment(hip_width=(0.5, 0.5)), np.random.default_rng(0), pairs)
+    np.testing.assert_allclose(out[..., 7, :] + out[..., 8, :], uv[..., 7, :] + uv[..., 8, :], atol=1e-6)
+    np.testing.assert_allclose(out[..., 7, :] - out[..., 8, :], 0.5 * (uv[..., 7, :] - uv[..., 8, :]), atol=1e-6)
+    others = [j for j in range(13) if j not in (7, 8)]
+    np.testing.assert_allclose(out[..., others, :], uv[..., others, :], atol=1e-6)

@@ -96,6 +96,9 @@ class SkeletonAugment:
     rotate: max rotation in degrees.  scale: (lo, hi) independent x / y scale.  shear: max horizontal shear.
     translate: max shift in person units.  jitter: std of per-joint Gaussian noise (person units).
     drop_joints: probability of dropping a joint in a frame (its score becomes 0).
+    hip_width / shoulder_width: (lo, hi) factor on the distance between the two hips / shoulders about their
+    midpoint: datasets and estimators put these joints differently (MediaPipe's hips sit ~0.6x as far apart,
+    relative to the torso, as Penn Action's annotated ones), and people differ.
     """
 
     rotate: float = 0.0
@@ -104,13 +107,25 @@ class SkeletonAugment:
     translate: float = 0.0
     jitter: float = 0.0
     drop_joints: float = 0.0
+    hip_width: tuple[float, float] = (1.0, 1.0)
+    shoulder_width: tuple[float, float] = (1.0, 1.0)
 
 
 def augment_skeleton(
-    uv: np.ndarray, scores: np.ndarray, aug: SkeletonAugment, rng: np.random.Generator
+    uv: np.ndarray, scores: np.ndarray, aug: SkeletonAugment, rng: np.random.Generator,
+    pairs: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``uv (M, T, V, 2)`` person coordinates (centre 0.5) -> the same clip under one random affine about the
-    centre (the same for every frame, so the motion stays smooth), plus jitter and dropped joints."""
+    centre (the same for every frame, so the motion stays smooth), plus jitter and dropped joints. ``pairs``: the
+    ``hip`` / ``shoulder`` (left, right) joint indices for the width changes."""
+    uv = np.array(uv, np.float32)
+    for name, (lo, hi) in (("hip", aug.hip_width), ("shoulder", aug.shoulder_width)):
+        if (lo, hi) != (1.0, 1.0) and pairs and name in pairs:
+            a, b = pairs[name]
+            mid = (uv[..., a, :] + uv[..., b, :]) / 2
+            factor = np.float32(rng.uniform(lo, hi))
+            uv[..., a, :] = mid + factor * (uv[..., a, :] - mid)
+            uv[..., b, :] = mid + factor * (uv[..., b, :] - mid)
     theta = math.radians(rng.uniform(-aug.rotate, aug.rotate))
     rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
     shear = np.array([[1.0, rng.uniform(-aug.shear, aug.shear)], [0.0, 1.0]])
