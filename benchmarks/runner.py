@@ -26,6 +26,7 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,28 +47,13 @@ class BenchOptions:
     jobs: int = 2  # studies: runs trained at a time, one compute thread each
 
 
-def _cost(out: Path, opts: BenchOptions) -> None:
-    from benchmarks.suites.cost import run_cost
+def _measure(name: str) -> Callable[[Path, BenchOptions], None]:
+    """A measurement suite: ``run_<name>(out)`` of ``benchmarks/suites/<name>.py``, imported when it runs."""
 
-    run_cost(out)
+    def run(out: Path, opts: BenchOptions) -> None:
+        getattr(importlib.import_module(f"benchmarks.suites.{name}"), f"run_{name}")(out)
 
-
-def _scaling(out: Path, opts: BenchOptions) -> None:
-    from benchmarks.suites.scaling import run_scaling
-
-    run_scaling(out)
-
-
-def _data(out: Path, opts: BenchOptions) -> None:
-    from benchmarks.suites.data import run_data
-
-    run_data(out)
-
-
-def _compile(out: Path, opts: BenchOptions) -> None:
-    from benchmarks.suites.compile import run_compile
-
-    run_compile(out)
+    return run
 
 
 def _study(name: str) -> Callable[[Path, BenchOptions], None]:
@@ -99,10 +85,10 @@ def summary_path(out: Path) -> Path:
 
 
 SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
-    "cost": _cost,
-    "scaling": _scaling,
-    "data": _data,
-    "compile": _compile,
+    "cost": _measure("cost"),
+    "scaling": _measure("scaling"),
+    "data": _measure("data"),
+    "compile": _measure("compile"),
     "ablation": _study("ablation"),
     "attention": _study("attention"),
     "tokens": _study("tokens"),
