@@ -60,7 +60,7 @@ def write_config(path: Path, data_root: Path, out_dir: Path, *, epochs: int = 3,
     """A fast pose-only experiment on ``data_root/motion.pkl``."""
     path.write_text(
         f"""name: tiny_pose
-model: {{name: deformer3d, preset: tiny, modality: pose, num_frames: 8, dim: 32, heads: 2, depth: 1}}
+model: {{name: deformer3d, preset: tiny, modality: pose, dim: 32, heads: 2, depth: 1}}
 data:
   format: pyskl
   root: {data_root}
