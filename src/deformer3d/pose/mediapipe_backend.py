@@ -8,6 +8,7 @@ frame seed the search in the next, as MediaPipe intends); single images in stati
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import threading
@@ -84,7 +85,9 @@ def _import_mediapipe():
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with native_stderr_silenced():
+        # importing it on protobuf 6 also prints a handled "'MessageFactory' object has no attribute
+        # 'GetPrototype'" through Python's stderr (harmless: the pose graph does not use that path)
+        with native_stderr_silenced(), contextlib.redirect_stderr(io.StringIO()):
             import mediapipe as mp
     except ImportError as exc:
         raise UserError(
