@@ -1,7 +1,7 @@
 """Timeline suite: peak memory for a 1-minute vs a 10-minute video (bounded memory), and throughput in video-seconds
 per wall-second for a skeleton model and the demo's RGB + pose model.
 
-    python -m benchmarks.suites.timeline [--out benchmarks/results] [--minutes 1,10]
+    python -m benchmarks --suite timeline        # or: python -m benchmarks.suites.timeline [--minutes 1,10]
 
 Each measurement runs ``predict --timeline`` in a fresh process (so its peak RSS, ``ru_maxrss``, is the whole
 pipeline's: interpreter, torch, MediaPipe, decoding, the ring, the model) on a video built from the real clips of
@@ -120,11 +120,11 @@ def _export_random(config: Path, out: Path) -> None:
 def measure_one(video: Path, model: Path) -> dict:
     """Run the timeline on ``video`` with ``model`` in this process -> throughput, stage times, peak RSS."""
     from deformer3d.serve.predictor import Predictor
-    from deformer3d.serve.timeline import run_timeline
+    from deformer3d.serve.timeline import run_timeline as timeline_of
 
     predictor = Predictor(model)
     t0 = time.perf_counter()
-    tl = run_timeline(predictor, video, progress=False)
+    tl = timeline_of(predictor, video, progress=False)
     wall = time.perf_counter() - t0
     return {
         "video_s": tl.duration, "wall_s": wall, "speed": tl.duration / wall, "windows": len(tl.windows[None].starts),
@@ -143,7 +143,7 @@ def _child(video: Path, model: Path) -> dict:
     return json.loads(lines[-1])
 
 
-def run_timeline_suite(out: Path, minutes: tuple[float, ...] = (1.0, 10.0)) -> dict:
+def run_timeline(out: Path, minutes: tuple[float, ...] = (1.0, 10.0)) -> dict:
     info = machine_info()
     work = bench_runs() / SUITE
     work.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ def main(argv: list[str]) -> None:
         return
     out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else repo_root() / "benchmarks" / "results"
     minutes = tuple(float(m) for m in argv[argv.index("--minutes") + 1].split(",")) if "--minutes" in argv else (1, 10)
-    payload = run_timeline_suite(out, minutes)
+    payload = run_timeline(out, minutes)
     print(payload["verdict"])
 
 
