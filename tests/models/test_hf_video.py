@@ -122,12 +122,10 @@ def test_missing_local_dir_is_a_clear_error(tmp_path):
 def test_shipped_configs_build_or_explain_the_offline_checkpoint(name, monkeypatch):
     """The synth configs build their tiny models; the seed-study configs name a hub checkpoint, which offline
     gives the message on how to bring a local copy (and builds from a local copy, see above)."""
-    from pathlib import Path
-
-    from deformer3d.config import load_config
+    from deformer3d.config import load_config, project_root
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml")
+    cfg = load_config(project_root() / "configs" / f"{name}.yaml")
     if name.startswith("synth"):
         model = build_model(cfg.model, num_classes=14)
         assert model.hf.config.num_frames == cfg.data.num_frames and model.hf.config.image_size == cfg.data.image_size
