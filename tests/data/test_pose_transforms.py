@@ -103,3 +103,13 @@ def test_hip_width_changes_only_the_hips_about_their_midpoint():
     np.testing.assert_allclose(out[..., 7, :] - out[..., 8, :], 0.5 * (uv[..., 7, :] - uv[..., 8, :]), atol=1e-6)
     others = [j for j in range(13) if j not in (7, 8)]
     np.testing.assert_allclose(out[..., others, :], uv[..., others, :], atol=1e-6)
+
+
+def test_swap_sides_renames_left_and_right_without_mirroring():
+    kp, sc = _walker()
+    uv, s = person_coordinates_in(kp, sc, person_box(kp, sc))
+    flip = np.array([0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11])
+    out, _ = augment_skeleton(uv, s, SkeletonAugment(swap_sides=1.0), np.random.default_rng(0), flip_index=flip)
+    np.testing.assert_allclose(out, uv[..., flip, :], atol=1e-6)  # joint 1 is now where joint 2 was, x unchanged
+    same, _ = augment_skeleton(uv, s, SkeletonAugment(swap_sides=0.0), np.random.default_rng(0), flip_index=flip)
+    np.testing.assert_allclose(same, uv, atol=1e-6)

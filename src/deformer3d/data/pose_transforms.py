@@ -99,6 +99,10 @@ class SkeletonAugment:
     hip_width / shoulder_width: (lo, hi) factor on the distance between the two hips / shoulders about their
     midpoint: datasets and estimators put these joints differently (MediaPipe's hips sit ~0.6x as far apart,
     relative to the torso, as Penn Action's annotated ones), and people differ.
+    swap_sides: probability of swapping the left / right joint names without mirroring the picture. Datasets
+    disagree on what "left" means when the person faces the camera: Penn Action's annotators put the left
+    shoulder of a frontal lifter on the image's left (the viewer's left), MediaPipe on the person's left; a
+    model that sees both conventions does not depend on either.
     """
 
     rotate: float = 0.0
@@ -109,16 +113,20 @@ class SkeletonAugment:
     drop_joints: float = 0.0
     hip_width: tuple[float, float] = (1.0, 1.0)
     shoulder_width: tuple[float, float] = (1.0, 1.0)
+    swap_sides: float = 0.0
 
 
 def augment_skeleton(
     uv: np.ndarray, scores: np.ndarray, aug: SkeletonAugment, rng: np.random.Generator,
-    pairs: dict[str, tuple[int, int]] | None = None,
+    pairs: dict[str, tuple[int, int]] | None = None, flip_index: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``uv (M, T, V, 2)`` person coordinates (centre 0.5) -> the same clip under one random affine about the
     centre (the same for every frame, so the motion stays smooth), plus jitter and dropped joints. ``pairs``: the
-    ``hip`` / ``shoulder`` (left, right) joint indices for the width changes."""
+    ``hip`` / ``shoulder`` (left, right) joint indices for the width changes; ``flip_index``: the layout's
+    left <-> right permutation for ``swap_sides``."""
     uv = np.array(uv, np.float32)
+    if aug.swap_sides > 0 and flip_index is not None and rng.random() < aug.swap_sides:
+        uv, scores = uv[..., flip_index, :], np.asarray(scores)[..., flip_index]
     for name, (lo, hi) in (("hip", aug.hip_width), ("shoulder", aug.shoulder_width)):
         if (lo, hi) != (1.0, 1.0) and pairs and name in pairs:
             a, b = pairs[name]
