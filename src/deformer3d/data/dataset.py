@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 
 from deformer3d.config import DataConfig
 from deformer3d.data.formats import SampleRecord, get_format, load_pose_file
+from deformer3d.data.pose_checks import match_frames
 from deformer3d.data.pose_transforms import (
     SkeletonAugment,
     augment_skeleton,
@@ -128,9 +129,8 @@ def build_views(
 ) -> tuple[dict, dict]:
     """Sample, decode, crop and normalise -> (model-ready tensors, meta).
 
-    ``get_frames(indices) -> (N, H, W, 3)`` uint8; ``keypoints (M, T_k, V, 2)`` pixels (T_k may differ from
-    ``total`` by a frame or two for skeleton/video pairs: indices are clamped).
-    """
+    ``get_frames(indices) -> (N, H, W, 3)`` uint8; ``keypoints (M, T_k, V, 2)`` pixels over the video's frames
+    (callers pair skeleton and video with ``pose_checks.match_frames``; pose-only sources: T_k = ``total``)."""
     start, span = 0, total
     if spec.train and tuple(cfg.temporal_crop) != (1.0, 1.0):
         start, span = temporal_crop(total, tuple(cfg.temporal_crop), rng)
@@ -327,15 +327,18 @@ class ActionDataset(Dataset):
         kp = sc = None
         kp_raw, sc_raw, pose_shape = self._pose(rec) if spec.need_pose else (None, None, rec.img_shape)
         if spec.need_pose:
-            kp, sc = _pose_arrays(kp_raw, sc_raw, self.cfg, self.layout, rec.id)
+            kp, sc = _pose_arrays(kp_raw, sc_raw, self.cfg, self.layout, _pose_source(rec))
         if spec.need_video:
             reader = open_video(rec.video, short_side=decode_short_side(
                 self.cfg, spec.train, person_crop=uses_person_crop(self.cfg, kp is not None)))
             kp_frames = reader.to_output_pixels(kp) if kp is not None else None  # onto the reduced frames
 
             def run(total):
+                kp_t, sc_t = kp_frames, sc
+                if kp_t is not None:  # frame t of the skeleton is frame t of the video: counts must agree
+                    kp_t, sc_t = match_frames(kp_t, sc_t, total, skeleton=_pose_source(rec), video=str(rec.video))
                 return build_views(
-                    reader.get_frames, total, (reader.height, reader.width), kp_frames, sc, self.cfg, spec,
+                    reader.get_frames, total, (reader.height, reader.width), kp_t, sc_t, self.cfg, spec,
                     self.layout, rng, keep_frames,
                 )  # fmt: skip
 
@@ -379,6 +382,14 @@ class ActionDataset(Dataset):
                 "img_shape": hw,
             },
         }
+
+
+def _pose_source(rec: SampleRecord) -> str:
+    """Where a record's skeleton comes from, for messages: its pose file, or the annotation file and sample."""
+    if rec.pose_file is not None:
+        return str(rec.pose_file)
+    where = rec.extra.get("annotation")
+    return f"{where} (sample '{rec.id}')" if where else f"sample '{rec.id}'"
 
 
 def _shape_from_keypoints(kp: np.ndarray, sc: np.ndarray) -> tuple[int, int]:

@@ -1,13 +1,14 @@
 """``deformer3d validate CONFIG``: scan a dataset and report every problem, not just the first.
 
 Checks per split: annotation readable; labels inside the class list; every class present; each video opens and its
-first and last frames decode (corrupt / truncated / zero-frame files); each sample has a skeleton when the model uses
-pose, and the skeleton parses; skeleton and video frame counts agree (within one frame); the same sample in two
-splits. Prints a rich table and a summary; returns True when nothing is wrong.
+first and last frames decode (corrupt / truncated / zero-frame files), frame folders have no gaps in their numbering;
+each sample has a skeleton when the model uses pose, the skeleton parses and has at least one usable joint;
+skeleton and video frame counts agree (within one frame); the same sample in two splits. Prints a rich table and a summary; returns True when nothing is wrong.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from rich.table import Table
 from deformer3d.config import load_config
 from deformer3d.data.dataset import STAGES
 from deformer3d.data.formats import SampleRecord, get_format, load_pose_file
-from deformer3d.data.video import open_video
+from deformer3d.data.pose_checks import FRAME_TOLERANCE, joints_found
+from deformer3d.data.video import list_frame_files, open_video
 from deformer3d.errors import UserError
 
 MAX_ROWS = 200
@@ -52,24 +54,46 @@ def check_record(
             except UserError as exc:
                 problems.append(("unreadable video", str(exc)))
                 n_video = None
+            if rec.video.is_dir():
+                problems += [("frame numbering gap", gap) for gap in frame_numbering_gaps(rec.video)]
     if need_pose:
-        n_pose = None
+        n_pose = kp = None
         if not rec.has_pose:
             problems.append(("missing skeleton", "no keypoints in the annotation and no skeleton file"))
         elif rec.keypoints is not None:
-            n_pose = rec.keypoints.shape[1]
+            kp, sc, shape = rec.keypoints, rec.scores, rec.img_shape
         else:
             try:
-                n_pose = load_pose_file(rec.pose_file)[0].shape[1]
+                kp, sc, shape = load_pose_file(rec.pose_file)
             except UserError as exc:
                 problems.append(("bad skeleton", str(exc)))
-        if n_pose is not None and n_video is not None and abs(n_pose - n_video) > 1:
+        if kp is not None:
+            n_pose = kp.shape[1]
+            if joints_found(kp, sc, rec.img_shape or shape) == 0:
+                problems.append(("no usable joint", "every joint is missing, NaN / inf or far outside the frame: "
+                                 "a pose model learns nothing from this sample"))
+        if n_pose is not None and n_video is not None and abs(n_pose - n_video) > FRAME_TOLERANCE:
             problems.append(("frame count mismatch", f"skeleton has {n_pose} frames, video {n_video}"))
-    if rec.total_frames is not None and n_video is not None and abs(rec.total_frames - n_video) > 1:
+    if rec.total_frames is not None and n_video is not None and abs(rec.total_frames - n_video) > FRAME_TOLERANCE:
         problems.append(
             ("frame count mismatch", f"annotation says {rec.total_frames} frames, video has {n_video}")
         )
     return problems
+
+
+def frame_numbering_gaps(folder: Path) -> list[str]:
+    """Holes in a frame folder's numbering (``img_00005.jpg`` then ``img_00009.jpg``): each a missing run of
+    frames, which would shift every later frame against its skeleton and its time."""
+    numbers = []
+    for f in list_frame_files(folder):
+        m = re.search(r"(\d+)(?=\.[^.]+$)", f.name)
+        if m:
+            numbers.append((int(m.group(1)), f.name))
+    gaps = []
+    for (a, name_a), (b, name_b) in zip(numbers, numbers[1:], strict=False):
+        if b - a > 1:
+            gaps.append(f"{folder}: {b - a - 1} frame(s) missing between {name_a} and {name_b}")
+    return gaps
 
 
 def validate_from_config(config_path: str | Path, overrides: list[str]) -> bool:

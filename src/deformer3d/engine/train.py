@@ -165,7 +165,8 @@ def train_from_config(
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_path) if resume_path else None)
     except BaseException:
         # a run that failed before its first checkpoint leaves nothing behind (only what this call wrote)
-        if created and os.environ.get("RANK", "0") == "0" and not any(run_dir.rglob("*.ckpt")):
+        first_process = all(os.environ.get(v, "0") == "0" for v in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+        if created and first_process and not any(run_dir.rglob("*.ckpt")):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 

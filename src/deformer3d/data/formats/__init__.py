@@ -86,6 +86,39 @@ def class_names_from(cfg, default: list[str]) -> list[str]:
     return read_lines(path)
 
 
+def pose_arrays(keypoints: Any, scores: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check a skeleton read from a file -> ``(keypoints (M, T, V, 2) float32, scores (M, T, V) float32)``.
+
+    ``keypoints`` may be ``(T, V, C)`` (one person) or ``(M, T, V, C)`` with C = 2 (x, y) or 3 (x, y, score);
+    ``scores`` None means: from C = 3, else every joint present. Refused, naming ``source``: values that are not
+    numbers, other shapes, zero frames or joints, a score array of another shape. NaN / inf stay (they mark missing
+    joints, see ``skeleton.clean_keypoints``)."""
+    try:
+        kp = np.asarray(keypoints, dtype=np.float32)
+        sc = None if scores is None else np.asarray(scores, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise DataFormatError(f"{source}: keypoints / scores are not arrays of numbers ({exc})") from None
+    if kp.ndim == 3:  # (T, V, C): one person
+        kp = kp[None]
+        sc = None if sc is None or sc.ndim != 2 else sc[None]
+    if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
+        raise DataFormatError(
+            f"{source}: keypoints have shape {kp.shape}, expected (M persons, T frames, V joints, 2)"
+        )
+    if kp.shape[1] == 0:
+        raise DataFormatError(f"{source}: the skeleton has 0 frames; re-extract the poses of this video")
+    if kp.shape[2] == 0:
+        raise DataFormatError(f"{source}: the skeleton has 0 joints per frame; re-extract the poses")
+    if sc is None:
+        sc = kp[..., 2].copy() if kp.shape[-1] == 3 else np.ones(kp.shape[:3], np.float32)
+    elif sc.shape != kp.shape[:3]:
+        raise DataFormatError(
+            f"{source}: scores have shape {sc.shape} but the keypoints {kp.shape} need {kp.shape[:3]} "
+            "(one score per person, frame and joint)"
+        )
+    return np.ascontiguousarray(kp[..., :2]), sc
+
+
 def load_pose_file(path: Path, layout: str | None = None):
     """Parse a per-sample pose file by suffix -> ``(keypoints (M, T, V, 2), scores (M, T, V), img_shape|None)``."""
     suffix = path.suffix.lower()
@@ -97,7 +130,23 @@ def load_pose_file(path: Path, layout: str | None = None):
         from deformer3d.data.formats.folder import read_sidecar
 
         return read_sidecar(path)
-    raise DataFormatError(f"{path}: unknown pose file type '{suffix}' (expected .skeleton, .json or .npz)")
+    if suffix == ".pkl":
+        from deformer3d.data.formats.pyskl import annotation_pose, read_pyskl
+
+        anns = read_pyskl(path)["annotations"]
+        if len(anns) != 1:
+            raise DataFormatError(
+                f"{path}: a pyskl pkl with {len(anns)} annotations; a per-sample pose file holds one skeleton"
+            )
+        kp, sc = annotation_pose(anns[0], str(path))
+        shape = anns[0].get("img_shape")
+        return kp, sc, (tuple(int(v) for v in shape[:2]) if shape is not None else None)
+    raise DataFormatError(
+        f"{path}: unknown pose file type '{suffix}' (expected one of {', '.join(POSE_SUFFIXES)})"
+    )
+
+
+POSE_SUFFIXES = (".pkl", ".npz", ".json", ".skeleton")  # what load_pose_file reads
 
 
 LOADERS: Registry[Callable[..., SplitData]] = Registry("data.format", DataFormatError)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deformer3d.data.formats import SampleRecord, SplitData, class_names_from, stratified_split
+from deformer3d.data.formats import SampleRecord, SplitData, class_names_from, pose_arrays, stratified_split
 from deformer3d.errors import DataFormatError
 
 SIDECAR_SUFFIXES = (".npz", ".json")
@@ -31,25 +31,24 @@ def read_sidecar(path: str | Path):
             data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise DataFormatError(f"{path}: unreadable skeleton sidecar ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataFormatError(
+            f"{path}: holds a {type(data).__name__}, expected an object with keypoints (M, T, V, 2), scores (M, T, V)"
+        )
     if "keypoints" not in data:
         raise DataFormatError(
             f"{path}: no 'keypoints' array (expected keypoints (M, T, V, 2), scores (M, T, V))"
         )
-    kp = np.asarray(data["keypoints"], np.float32)
-    if kp.ndim == 3:
-        kp = kp[None]
-    if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
-        raise DataFormatError(f"{path}: keypoints shape {kp.shape}, expected (M, T, V, 2)")
-    if "scores" in data:
-        sc = np.asarray(data["scores"], np.float32).reshape(kp.shape[:3])
-    elif kp.shape[-1] == 3:
-        sc = kp[..., 2].copy()
-    else:
-        sc = np.ones(kp.shape[:3], np.float32)
-    shape = (
-        tuple(int(v) for v in np.asarray(data["img_shape"]).reshape(-1)[:2]) if "img_shape" in data else None
-    )
-    return kp[..., :2].copy(), sc, shape
+    kp, sc = pose_arrays(data["keypoints"], data.get("scores"), str(path))
+    shape = None
+    if data.get("img_shape") is not None:
+        try:
+            shape = tuple(int(v) for v in np.asarray(data["img_shape"], np.float64).reshape(-1)[:2])
+        except (TypeError, ValueError):
+            shape = ()
+        if len(shape) != 2 or min(shape) < 1:
+            raise DataFormatError(f"{path}: img_shape {data['img_shape']!r} is not (height, width) in pixels")
+    return kp, sc, shape
 
 
 def write_sidecar(path: str | Path, keypoints, scores, img_shape=None) -> None:

@@ -92,10 +92,16 @@ def read_skeleton(path: str | Path) -> NTUSkeleton:
         num_frames = int(take("the frame count", -1))
     except ValueError:
         raise DataFormatError(f"{path}: first line is not a frame count; not an NTU .skeleton file") from None
+    if num_frames < 1:
+        raise DataFormatError(
+            f"{path}: the frame count on the first line is {num_frames}; an NTU .skeleton file has at least one frame"
+        )
     per_body: dict[str, dict] = {}
     for f in range(num_frames):
         try:
             n_bodies = int(take("the body count", f))
+            if n_bodies < 0:
+                raise ValueError(f"body count {n_bodies}")
             for _ in range(n_bodies):
                 info = take("a body info line", f).split()
                 body_id = info[0]
@@ -110,7 +116,7 @@ def read_skeleton(path: str | Path) -> NTUSkeleton:
                     raise ValueError(f"{n_joints} joints, expected {NUM_JOINTS}")
                 body = per_body.setdefault(body_id, {"frames": {}})
                 body["frames"][f] = arr
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:  # IndexError: an empty body info line
             raise DataFormatError(f"{path}: malformed frame {f + 1} near line {pos} ({exc})") from None
     bodies = []
     for body_id, b in per_body.items():

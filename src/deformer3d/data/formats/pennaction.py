@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from deformer3d.data.formats import SampleRecord, SplitData, class_names_from
+from deformer3d.data.formats import SampleRecord, SplitData, class_names_from, pose_arrays
 from deformer3d.errors import DataFormatError
 
 NUM_JOINTS = 13
@@ -37,18 +37,24 @@ def read_mat(path: str | Path) -> dict:
         y = np.asarray(m["y"], np.float32)
         vis = np.asarray(m["visibility"], np.float32)
         action = str(_scalar(m["action"]))
-        dims = np.asarray(m["dimensions"]).reshape(-1)
+        dims = np.asarray(m["dimensions"], np.float64).reshape(-1)
         train = int(_scalar(m["train"]))
     except KeyError as exc:
         raise DataFormatError(f"{path}: missing key {exc} (not a Penn Action label file)") from None
+    except (TypeError, ValueError, IndexError) as exc:
+        raise DataFormatError(f"{path}: x / y / visibility / action / train are not Penn Action values ({exc})") from None
     if x.shape != y.shape or x.ndim != 2 or x.shape[1] != NUM_JOINTS:
         raise DataFormatError(f"{path}: x/y have shapes {x.shape}/{y.shape}, expected (nframes, 13)")
-    kp = np.stack([x, y], -1)[None]  # (1, T, 13, 2)
+    if vis.shape != x.shape:
+        raise DataFormatError(f"{path}: visibility has shape {vis.shape} but x/y have {x.shape}; one per joint and frame")
+    if dims.size < 2 or not np.all(np.isfinite(dims[:2])) or min(dims[:2]) < 1:
+        raise DataFormatError(f"{path}: dimensions {dims.tolist()} is not [height width nframes]")
+    kp, sc = pose_arrays(np.stack([x, y], -1)[None], vis[None], str(path))  # (1, T, 13, 2), (1, T, 13)
     return {
         "id": path.stem,
         "action": action,
         "keypoints": kp,
-        "scores": vis.reshape(x.shape)[None],
+        "scores": sc,
         "img_shape": (int(dims[0]), int(dims[1])),
         "train": train == 1,
     }

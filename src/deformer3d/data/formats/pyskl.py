@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from deformer3d.data.formats import SampleRecord, SplitData, class_names_from, resolve_under
+from deformer3d.data.formats import SampleRecord, SplitData, class_names_from, pose_arrays, resolve_under
 from deformer3d.errors import DataFormatError
 
 # (module, name) pairs a pyskl / mmaction2 pkl legitimately needs: numpy array / dtype / scalar reconstruction
@@ -239,20 +239,8 @@ def annotation_pose(ann: dict, source: str):
             f"{source}: sample '{ann.get('frame_dir')}' has no 'keypoint' array; this annotation holds no skeletons. "
             "Use an RGB-only model (model.modality=rgb) or extract poses first (deformer3d extract-poses)."
         )
-    kp = np.asarray(ann["keypoint"], dtype=np.float32)
-    if kp.ndim == 3:  # (T, V, C) single person
-        kp = kp[None]
-    if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
-        raise DataFormatError(
-            f"{source}: sample '{ann.get('frame_dir')}' keypoint shape {kp.shape}, expected (M, T, V, 2)"
-        )
-    if "keypoint_score" in ann and ann["keypoint_score"] is not None:
-        sc = np.asarray(ann["keypoint_score"], dtype=np.float32).reshape(kp.shape[:3])
-    elif kp.shape[-1] == 3:
-        sc = kp[..., 2].copy()
-    else:
-        sc = np.ones(kp.shape[:3], np.float32)
-    return kp[..., :2].copy(), sc
+    name = f"{source}: sample '{ann.get('frame_dir')}'"
+    return pose_arrays(ann["keypoint"], ann.get("keypoint_score"), name)
 
 
 def _find_video(root: Path, ann: dict, source: str) -> Path | None:
@@ -264,7 +252,8 @@ def _find_video(root: Path, ann: dict, source: str) -> Path | None:
     for suffix in (".mp4", ".avi", ".mkv", ".webm", ".mov"):
         for cand in (base.with_name(base.name + suffix), root / "videos" / (base.name + suffix)):
             if cand.is_file():
-                return cand
+                # resolved and checked like a 'filename': a symlink found here must not lead out of the root
+                return resolve_under(root, cand.absolute(), what=f"{source}: video of '{ann['frame_dir']}'")
     return None
 
 
@@ -299,6 +288,7 @@ def records_from_pyskl(
                 total_frames=int(total) if total is not None else None,
                 img_shape=img_shape,
                 fps=float(ann["fps"]) if ann.get("fps") else None,
+                extra={"annotation": source},  # named in messages about this sample's skeleton
             )
         )
     return records
