@@ -102,6 +102,14 @@ def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> dict[str, An
         raise CheckpointError(f"checkpoint not found: {path} (train first, or give --checkpoint PATH)")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the checkpoint is empty (0 bytes); it was never written completely")
+    from deformer3d.data.formats.pyskl import check_checkpoint_sizes
+    from deformer3d.errors import DataFormatError
+
+    try:
+        # torch's weights-only unpickler rebuilds bytearray(n) for any n: a few hundred bytes could ask for GiBs
+        check_checkpoint_sizes(path)
+    except DataFormatError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

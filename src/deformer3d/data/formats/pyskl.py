@@ -82,7 +82,7 @@ class SafeUnpickler(pickle.Unpickler):
 def _too_big(source: str, what: str, nbytes: float) -> DataFormatError:
     return DataFormatError(
         f"{source}: the pickle asks to build {what} of {nbytes / 2**20:,.0f} MiB from a size alone (the limit is "
-        f"{MAX_CONSTRUCTED_BYTES // 2**20} MiB); annotation files hold their data, this one is malformed or hostile"
+        f"{MAX_CONSTRUCTED_BYTES // 2**20} MiB); real files carry the data they stand for, this one is malformed or hostile"
     )
 
 
@@ -170,6 +170,94 @@ def _guarded(found: Any, name: str, source: str) -> Any:
 
         return build
     return found
+
+
+# ---- the same cap for unpicklers we cannot restrict from inside (torch's weights-only checkpoint loader) ----------
+_SIZED_FROM_INT = {"bytes", "bytearray"}
+_SIZED_FROM_ITERABLE = {"bytes", "bytearray", "list", "tuple", "set", "frozenset", "dict", "OrderedDict"}
+
+
+class _Placeholder:
+    """What a dry run builds instead of any object: accepts every state / item / append the pickle applies."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+    def __setitem__(self, key, value):
+        pass
+
+    def append(self, value):
+        pass
+
+    def extend(self, values):
+        pass
+
+    def add(self, value):
+        pass
+
+
+class _DryRun(pickle.Unpickler):
+    """Runs a pickle with every global replaced by a class whose constructor only checks its arguments."""
+
+    def __init__(self, file, source: str):
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        source = self.source
+
+        def new(cls, *args, **kwargs):
+            if name == "range" and all(isinstance(a, int) for a in args) and 1 <= len(args) <= 3:
+                return range(*args)  # lazy: the container built from it is what is checked
+            for arg in args:
+                count = arg if isinstance(arg, int) and name in _SIZED_FROM_INT else (
+                    len(arg) if isinstance(arg, range) and name in _SIZED_FROM_ITERABLE else 0)
+                if count * (1 if name in _SIZED_FROM_INT else 8) > MAX_CONSTRUCTED_BYTES:
+                    raise _too_big(source, f"a {module}.{name}", count * (1 if name in _SIZED_FROM_INT else 8))
+            if name in ("_reconstruct", "ndarray") and len(args) >= 2:
+                shape, dtype = (args[1], args[2] if len(args) > 2 else "b") if name == "_reconstruct" else args[:2]
+                try:
+                    nbytes = _array_bytes(shape, dtype)
+                except (TypeError, ValueError):
+                    nbytes = 0
+                if nbytes > MAX_CONSTRUCTED_BYTES:
+                    raise _too_big(source, f"an array of shape {shape}", nbytes)
+            return object.__new__(_Placeholder)
+
+        return type(name, (_Placeholder,), {"__new__": new})
+
+    def persistent_load(self, pid):
+        return _Placeholder()
+
+
+def check_pickle_sizes(data: bytes, source: str) -> None:
+    """Refuse a pickle that would build more than :data:`MAX_CONSTRUCTED_BYTES` from a size alone
+    (``bytearray(n)``, ``list(range(n))``, an array by shape): a dry run that builds nothing. For loaders whose
+    own unpickler cannot be restricted (``torch.load(weights_only=True)`` rebuilds ``bytearray(n)``). A pickle
+    that is not readable is left to the real loader to report."""
+    try:
+        _DryRun(io.BytesIO(data), source).load()
+    except DataFormatError:
+        raise
+    except Exception:  # noqa: BLE001 - not a pickle the dry run understands: the real loader says why
+        return
+
+
+def check_checkpoint_sizes(path: str | Path) -> None:
+    """:func:`check_pickle_sizes` on every pickle of a torch checkpoint (the ``*.pkl`` members of its zip)."""
+    import zipfile
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        check_pickle_sizes(path.read_bytes(), str(path))  # the legacy format starts with a pickle
+        return
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename.endswith(".pkl") and info.file_size <= 64 * MAX_CONSTRUCTED_BYTES:
+                check_pickle_sizes(archive.read(info), str(path))
 
 
 def safe_load_pickle(path: str | Path) -> Any:
