@@ -10,6 +10,8 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
                vs full temporal) and as persons grow (joint stride vs full joint); log-log growth exponents
 ``data``       clips/s of decode + sample + transform (+ pose) per loader worker vs the training step's clips/s
 ``compile``    torch.compile and SDPA vs explicit softmax attention on CPU (tiny and a mid-size model)
+``timeline``   predict --timeline: peak RSS for a 1- vs a 10-minute video, video-seconds per wall-second for the
+               skeleton model and the demo's RGB + pose model (each run in a fresh process)
 ``ablation``   attention-module ablation on SynthActions (paper Table 4)
 ``attention``  each module replaced by full attention, same budget (accuracy side of paper App. A1 / A2)
 ``tokens``     cross-modal token configurations (paper Table 5)
@@ -89,6 +91,7 @@ SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
     "scaling": _measure("scaling"),
     "data": _measure("data"),
     "compile": _measure("compile"),
+    "timeline": _measure("timeline"),
     "ablation": _study("ablation"),
     "attention": _study("attention"),
     "tokens": _study("tokens"),

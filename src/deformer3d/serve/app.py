@@ -120,6 +120,8 @@ def main() -> None:
         st.header("Model")
         wanted = st.selectbox("exported model", range(len(dirs)), format_func=lambda i: f"{dirs[i].name}  ({dirs[i]})")
         explain = st.toggle("show where the model looked", value=True)
+        persons = int(st.number_input("people to follow", min_value=1, max_value=4, value=1,
+                                      help="more than 1: detect and track people, a label and a timeline each"))
     predictor, used, problems = pick_model(dirs, wanted, load)
     for problem in problems:
         st.warning(problem, icon="⚠️")
@@ -190,6 +192,10 @@ def main() -> None:
             st.info(f"{result.model_name} gives no explanation figures.")
     for fig in figs.values():
         plt.close(fig)
+    # longer than one window (or several people): the timeline of segments, per person when asked
+    from deformer3d.serve.timeline_page import timeline_section
+
+    timeline_section(st, predictor, data, upload.name, persons, cache_key=str(dirs[used]))
 
 
 if __name__ == "__main__":
