@@ -99,10 +99,11 @@ class FrameRing:
             self.items.append(item)
             self.cond.notify()
 
-    def take(self, n: int) -> list[Arrival]:
-        """Wait for ``n`` frames (or the end), return the newest ``n``; older waiting ones are dropped."""
+    def take(self, n: int, timeout: float | None = None) -> list[Arrival]:
+        """Wait for ``n`` frames (or the end, or ``timeout`` s), return the newest ``n``; older waiting ones are
+        dropped."""
         with self.cond:
-            self.cond.wait_for(lambda: len(self.items) >= n or self.closed)
+            self.cond.wait_for(lambda: len(self.items) >= n or self.closed, timeout)
             items = list(self.items)
             self.items.clear()
             self.dropped += max(0, len(items) - n)
@@ -232,7 +233,7 @@ def watch(
     reader.start()
     try:
         while t_end is None or time.perf_counter() < t_end:
-            items = ring.take(plan.stride)
+            items = ring.take(plan.stride, None if t_end is None else max(0.0, t_end - time.perf_counter()))
             if not items:
                 break
             t0 = time.perf_counter()
