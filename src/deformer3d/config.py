@@ -68,6 +68,12 @@ class PoseAugmentConfig:
     translate: float = 0.0  # max shift, person units
     jitter: float = 0.0  # per-joint Gaussian noise std, person units (estimated poses are jittery)
     drop_joints: float = 0.0  # probability a joint is missing in a frame
+    # [lo, hi] factors on the hip / shoulder distance: annotators and estimators place these joints differently
+    hip_width: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    shoulder_width: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    # probability of swapping left / right joint names without mirroring: "left" of a person facing the camera is
+    # the viewer's left in some datasets (Penn Action) and the person's own in others (MediaPipe, COCO)
+    swap_sides: float = 0.0
 
 
 @dataclass
@@ -122,6 +128,9 @@ class DataConfig:
     # how long one training clip lasts, in seconds (0 = unknown): long videos are cut into windows of this length
     # for models whose sampler spreads its frames over a whole trimmed clip (Penn Action: median 56 frames ~ 2 s)
     window_seconds: float = 0.0
+    # folder of pre-decoded frames written by `deformer3d cache` ("" = decode the videos while training): read
+    # instead of the video when it holds an entry for the video at the size the dataset decodes at
+    cache_dir: str = ""
 
 
 @dataclass
@@ -324,6 +333,9 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("data.pose_augment.translate", *at_least(0)),
         ("data.pose_augment.jitter", *at_least(0)),
         ("data.pose_augment.drop_joints", lambda v: 0 <= v < 1, "in [0, 1)"),
+        ("data.pose_augment.hip_width", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
+        ("data.pose_augment.swap_sides", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+        ("data.pose_augment.shoulder_width", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
         (
             "data.temporal_crop",
             lambda v: len(v) == 2 and 0 < v[0] <= v[1] <= 1,

@@ -40,7 +40,8 @@ ONNX_NAME = "model.onnx"
 LABELS_NAME = "labels.json"  # legacy folders only: the class names now live in config.json's id2label
 FORMAT_VERSION = 2
 # config.json keys that are the folder's, not the model config's
-FOLDER_KEYS = ("model_type", "format_version", "num_classes", "id2label", "label2id", "preprocessing", "onnx")
+FOLDER_KEYS = ("model_type", "format_version", "num_classes", "id2label", "label2id", "preprocessing", "onnx",
+               "evaluation")
 MODEL_TYPES = ("deformer3d", "timesformer", "vivit")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # = deformer3d.data.transforms (the reader checks a folder agrees)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -111,6 +112,7 @@ class ModelFolder:
     onnx: dict[str, Any] | None = None
     legacy: str = ""  # "" | "export-v1" | "save_pretrained-v1": which older layout it was read from
     card: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None  # config.json's "evaluation": what the model scored where
 
     @property
     def num_classes(self) -> int:
@@ -307,10 +309,14 @@ def read_model_folder(path_or_id: str | os.PathLike) -> ModelFolder:
     onnx = raw.pop("onnx", None)
     if onnx is not None and not isinstance(onnx, dict):
         raise ExportError(f"{path}: onnx must be an object (file, opset, inputs), got {type(onnx).__name__}")
+    evaluation = raw.pop("evaluation", None)  # measured figures a shipped model records (its card's source)
+    if evaluation is not None and not isinstance(evaluation, dict):
+        raise ExportError(f"{path}: evaluation must be an object (dataset, top1, ...), got {type(evaluation).__name__}")
     model_config = raw
     pre = default_preprocessing(model_type, model_config) if pre_raw is None else pre_raw
-    return ModelFolder(directory, model_type, model_config, labels, validate_preprocessing(path, pre), onnx,
-                       legacy)
+    folder = ModelFolder(directory, model_type, model_config, labels, validate_preprocessing(path, pre), onnx, legacy)
+    folder.evaluation = evaluation
+    return folder
 
 
 def _read_export_v1(directory: Path, raw: dict[str, Any]) -> ModelFolder:
