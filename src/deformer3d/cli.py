@@ -197,7 +197,9 @@ def serve(
     """Serve the Streamlit web page: upload a video, see the top-5 actions and where the model looked."""
     from deformer3d.serve.app import serve as serve_app
 
-    serve_app(model_dirs=model, host=host, port=port, max_upload_mb=max_upload_mb)
+    code = serve_app(model_dirs=model, host=host, port=port, max_upload_mb=max_upload_mb)
+    if code:  # the page stopped on its own with an error (a requested stop by SIGTERM / Ctrl-C is 0)
+        raise typer.Exit(code=int(code))
 
 
 @app.command("extract-poses")
