@@ -29,6 +29,7 @@ def serve(model_dirs: list[Path], host: str = "127.0.0.1", port: int = 8501, max
     from rich.console import Console
 
     from deformer3d.errors import UserError
+    from deformer3d.serve.process import check_port, start_server, supervise
 
     dirs = [Path(d).expanduser().resolve() for d in model_dirs]
     if not dirs:
@@ -46,18 +47,16 @@ def serve(model_dirs: list[Path], host: str = "127.0.0.1", port: int = 8501, max
         "--server.maxUploadSize", str(max_upload_mb), "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
     ]
+    check_port(host, port)  # out of range or taken: a clear error now, not a child that dies later
     console = Console(stderr=True)
     console.print(f"serving {len(dirs)} model(s) on http://{host}:{port}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]note:[/] bound to {host}: the page is reachable from other machines")
-    proc = subprocess.Popen(cmd, env=env)
+    proc = start_server(cmd, env)
     if not wait:
         return proc
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+    # SIGTERM / SIGINT stop the page; a child that dies before listening is a failed start (serve/process.py)
+    return supervise(proc, host, port)
 
 
 def configured_model_dirs() -> list[Path]:
