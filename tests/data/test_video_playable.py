@@ -163,11 +163,19 @@ def test_frames_are_reduced_in_the_decoder(tmp_path):
     assert open_video(path, short_side=1000).get_frames([0]).shape == (1, 240, 320, 3)  # never enlarged
 
 
-def test_picture_size_limit(tmp_path):
+def test_picture_size_limit(tmp_path, monkeypatch):
     path = encode(tmp_path / "wide.mp4", coded_frames(2, 64, 128), options={"preset": "ultrafast"})
     with pytest.raises(VideoError, match=r"wide\.mp4: 128x64 pictures .* limit of 0\.0* ?.*Mpx"):
         open_video(path, max_pixels=64 * 64)
     assert open_video(path, max_pixels=128 * 64).num_frames == 2
+    # the streaming decoder of the timeline / live stream / web page holds to the same limit
+    from deformer3d.serve.frames import FrameSampler
+
+    monkeypatch.setenv("DEFORMER3D_MAX_VIDEO_PIXELS", str(64 * 64))
+    with pytest.raises(VideoError, match=r"wide\.mp4: 128x64 pictures"):
+        FrameSampler(path, step_s=0.1)
+    with pytest.raises(VideoError, match=r"wide\.mp4: 128x64 pictures"):
+        open_video(path)
 
 
 @pytest.mark.realdata

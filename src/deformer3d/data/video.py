@@ -83,6 +83,18 @@ def max_pixels_default() -> int:
     return value
 
 
+def check_picture_size(name: str, width: int, height: int, max_pixels: int | None = None) -> None:
+    """Refuse pictures above ``max_pixels`` (default :func:`max_pixels_default`) with a :class:`VideoError` naming
+    the video, its size and the limit: called before decoding, so a small file cannot take the machine's memory."""
+    limit = max_pixels or max_pixels_default()
+    if width * height > limit:
+        raise VideoError(
+            f"{name}: {width}x{height} pictures ({width * height / 1e6:.1f} Mpx) exceed the decoding limit of "
+            f"{limit / 1e6:.1f} Mpx per frame (${MAX_PIXELS_ENV}); downscale the video first, e.g. "
+            "`ffmpeg -i IN -vf scale=-2:1080 OUT.mp4`"
+        )
+
+
 def open_video(
     source: str | Path | bytes, name: str | None = None, *, short_side: int | None = None,
     max_pixels: int | None = None,
@@ -210,12 +222,7 @@ class VideoReader:
         self.source_width, self.source_height = (h, w) if index.rotation % 180 else (w, h)
 
     def _check_size(self, width: int, height: int) -> None:
-        if width * height > self.max_pixels:
-            raise VideoError(
-                f"{self.name}: {width}x{height} pictures ({width * height / 1e6:.1f} Mpx) exceed the decoding "
-                f"limit of {self.max_pixels / 1e6:.1f} Mpx per frame (${MAX_PIXELS_ENV}); downscale the video "
-                "first, e.g. `ffmpeg -i IN -vf scale=-2:1080 OUT.mp4`"
-            )
+        check_picture_size(self.name, width, height, self.max_pixels)
 
     def _build_index(self) -> _Index:
         container = self._open()

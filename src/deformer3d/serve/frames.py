@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from deformer3d.data.video import _decoded, _rotation_of
+from deformer3d.data.video import _decoded, _rotation_of, check_picture_size
 from deformer3d.errors import VideoError
 
 # timestamps are rounded to the stream's time base: a frame 1 ms before a grid time is the grid frame
@@ -100,6 +100,11 @@ class FrameSampler:
         elif self._container.duration:
             duration = self._container.duration / 1e6
         w, h = int(ctx.width or 0), int(ctx.height or 0)
+        try:
+            check_picture_size(self.name, w, h)  # before any decoding, like the random-access reader
+        except VideoError:
+            self._container.close()
+            raise
         self._short_side = short_side
         self._geometry: tuple[int, int, int] | None = None
         self.end_time = 0.0  # where the frames decoded so far end (s): the last one's time + one frame
