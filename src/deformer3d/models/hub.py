@@ -16,7 +16,7 @@ paths. A hub id is only fetched when the hub is reachable: with ``HF_HUB_OFFLINE
 in the local cache already, otherwise :class:`ModelNotFoundError` says so at once instead of timing out.
 
 Older folders still load: ``deformer3d export`` before this format (``config.json`` = ``{model, num_classes, data}``
-+ ``labels.json``) and ``save_pretrained`` folders without ``id2label``. ``deformer3d export OLD NEW --upgrade``
++ ``labels.json``) and ``save_pretrained`` folders without ``id2label``. ``deformer3d export OLD NEW``
 rewrites one in this format.
 """
 
