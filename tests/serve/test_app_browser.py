@@ -39,16 +39,15 @@ def _wait_healthy(url: str, proc, timeout: float = 90.0) -> None:
     raise TimeoutError(f"{url} did not come up in {timeout:.0f} s")
 
 
-@pytest.fixture
-def served_page(tmp_path):
+def _serve(models):
+    """Start the page on a free port for ``models``; yields its URL and stops it afterwards."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
     pytest.importorskip("playwright")
     from deformer3d.serve.app import serve
 
-    model = make_exported(tmp_path / "rgb_pose_model", "rgb_pose")
     port = _free_port()
-    proc = serve([model], host="127.0.0.1", port=port, max_upload_mb=50, wait=False)
+    proc = serve(models, host="127.0.0.1", port=port, max_upload_mb=50, wait=False)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -59,6 +58,11 @@ def served_page(tmp_path):
             proc.wait(timeout=20)
         except Exception:
             proc.kill()
+
+
+@pytest.fixture
+def served_page(tmp_path):
+    yield from _serve([make_exported(tmp_path / "rgb_pose_model", "rgb_pose")])
 
 
 def test_browser_upload_shows_prediction_and_screenshot(served_page, realdata, tmp_path):
@@ -99,29 +103,14 @@ def test_browser_upload_shows_prediction_and_screenshot(served_page, realdata, t
 
 
 @pytest.fixture
-def served_bundled(tmp_path):
+def served_bundled():
     """The page as `deformer3d serve` starts it with no --model: the bundled models."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
-    pytest.importorskip("playwright")
     pytest.importorskip("mediapipe")
     from bundled import bundled_model
     from deformer3d.pretrained import bundled_models
-    from deformer3d.serve.app import serve
 
     bundled_model()  # skips while the model is not shipped
-    port = _free_port()
-    proc = serve(list(bundled_models().values()), host="127.0.0.1", port=port, max_upload_mb=50, wait=False)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except Exception:
-            proc.kill()
+    yield from _serve(list(bundled_models().values()))
 
 
 def test_browser_bundled_model_on_a_real_pushup_video(served_bundled, realdata, tmp_path):
