@@ -1,10 +1,12 @@
 """Attention modules of the Deformer3D block.
 
-- :class:`MultiHeadAttention` (pre-LN, ``F.scaled_dot_product_attention``) and :class:`FeedForward`;
+- :class:`MultiHeadAttention` (pre-LN; ``F.scaled_dot_product_attention``, or :func:`explicit_attention` where
+  that is faster: short windows, narrow heads, CPU) and :class:`FeedForward`;
 - :class:`DeformableAttention3D` -- step (a): the 3D token search over RGB tokens;
 - :class:`WindowedAttention` -- self-attention in overlapping windows along one axis, averaged where windows
   overlap; :class:`JointStrideAttention` (step b) and :class:`TemporalStrideAttention` (step d) are its two uses;
-- the window helpers :func:`window_starts`, :func:`window_index`, :func:`average_windows`.
+- the window helpers :func:`window_starts`, :func:`window_slices` / :func:`average_window_slices` (what the model
+  uses) and the index-tensor forms :func:`window_index`, :func:`window_layout`, :func:`average_windows`.
 
 Shapes: ``B`` batch, ``T`` frames, ``h x w`` RGB token grid, ``R`` pose tokens per frame, ``d`` width.
 """
@@ -29,8 +31,9 @@ class DropPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.p == 0.0 or not self.training:
             return x
+        # the (B, 1, ...) mask is scaled, not the activations: one pass over x instead of two
         keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
+        return x * keep.div_(1 - self.p)
 
 
 class FeedForward(nn.Module):
@@ -91,7 +94,11 @@ class MultiHeadAttention(nn.Module):
         """Projected ``q (B, N, d)``, ``k, v (B, M, d)`` -> attention output ``(B, N, d)`` *before* ``to_out``
         and, with ``need_weights``, the ``(B, M)`` attention mass per key."""
         q, k, v = (rearrange(t, "b n (h e) -> b h n e", h=self.heads) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
+        dropout = self.attn_dropout if self.training else 0.0
+        if explicit_attention_pays(q.shape[2], k.shape[2], q.shape[3], q.device):
+            out, weights = explicit_attention(q, k, v, dropout, need_weights)
+            return rearrange(out, "b h n e -> b n (h e)"), weights
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
         weights = None
         if need_weights:
             # in chunks of queries: the full (B, heads, N, M) matrix can be gigabytes for long clips
@@ -103,6 +110,33 @@ class MultiHeadAttention(nn.Module):
                 weights += attn.sum(dim=(1, 2))
             weights /= q.shape[1] * q.shape[2]
         return rearrange(out, "b h n e -> b n (h e)"), weights
+
+
+# SDPA's CPU flash kernel works in query/key blocks sized for long sequences; for short windows with narrow heads
+# (the skeleton model: ~144 tokens, head dim 24) softmax(Q K^T) V as two batched matmuls is faster, forward and
+# backward (benchmarks: skeleton_speed suite). Above these sizes the materialised (N, M) matrix costs more memory
+# traffic than the fused kernel saves, and CUDA's fused kernels always win.
+EXPLICIT_MAX_KEYS = 256
+EXPLICIT_MAX_HEAD_DIM = 32
+
+
+def explicit_attention_pays(queries: int, keys: int, head_dim: int, device: torch.device | None = None) -> bool:
+    """Whether :func:`explicit_attention` beats SDPA for ``queries x keys`` tokens of ``head_dim`` on CPU."""
+    if device is not None and device.type != "cpu":
+        return False
+    return keys <= EXPLICIT_MAX_KEYS and queries <= EXPLICIT_MAX_KEYS and head_dim <= EXPLICIT_MAX_HEAD_DIM
+
+
+def explicit_attention(
+    q: Tensor, k: Tensor, v: Tensor, dropout: float = 0.0, need_weights: bool = False
+) -> tuple[Tensor, Tensor | None]:
+    """``softmax(q k^T / sqrt(e)) v`` for ``q (B, h, N, e)``, ``k, v (B, h, M, e)`` -> ``(B, h, N, e)`` and, with
+    ``need_weights``, the ``(B, M)`` attention mass per key averaged over heads and queries (before dropout)."""
+    attn = torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2), dim=-1)  # (B, h, N, M)
+    weights = attn.mean(dim=(1, 2)) if need_weights else None
+    if dropout:
+        attn = F.dropout(attn, dropout)
+    return attn @ v, weights
 
 
 # ----------------------------------------------------------------------------------------------- windows
@@ -130,33 +164,18 @@ def window_index(length: int, window: int, stride: int | None = None, device=Non
     return starts[:, None] + torch.arange(window, device=device)[None, :]
 
 
-def window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
-    """``(index, counts)``: :func:`window_index` and the ``(length,)`` number of windows holding each item
-    (float32), cached so a forward pass builds no index tensors. Callers must not modify them in place.
-
-    Both are computed in Python from the static sizes, so traced graphs (torch.export, ONNX) hold them as
-    constants; while exporting they are built fresh (a tensor made under the tracer must not enter the cache)."""
-    if torch.compiler.is_exporting() or torch.jit.is_tracing():
-        return _window_layout(length, window, stride, device)
-    return _cached_window_layout(length, window, stride, device)
-
-
-def _window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
-    window = min(window, length)
-    starts = window_starts(length, window, stride)
-    counts = [sum(s <= i < s + window for s in starts) for i in range(length)]
-    if min(counts) == 0:
-        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
-    index = torch.tensor([[s + j for j in range(window)] for s in starts], dtype=torch.long, device=device)
-    return index, torch.tensor(counts, dtype=torch.float32, device=device)
-
-
 @functools.lru_cache(maxsize=64)
-def _cached_window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
+def window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Cached ``(index, counts)``: :func:`window_index` and the ``(length,)`` number of windows holding each item
+    (float32), so a forward pass builds no index tensors. Callers must not modify them in place."""
     # never cache inference tensors: a layout first built under inference_mode (e.g. a sanity-check validation
     # step) must still be usable when training
     with torch.inference_mode(False):
-        return _window_layout(length, window, stride, device)
+        index = window_index(length, window, stride, device=device)
+        counts = torch.bincount(index.reshape(-1), minlength=length).float()
+    if bool((counts == 0).any()):
+        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
+    return index, counts
 
 
 def average_windows(values: Tensor, index: Tensor, length: int, counts: Tensor | None = None) -> Tensor:
@@ -181,6 +200,29 @@ def average_windows(values: Tensor, index: Tensor, length: int, counts: Tensor |
             raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
     counts = counts.to(values.dtype)
     return out / counts.reshape((1, length) + (1,) * (values.ndim - 3))
+
+
+def window_slices(x: Tensor, starts: list[int], window: int) -> Tensor:
+    """``x (B, L, ...)`` -> ``(B, n, window, ...)``: the windows starting at ``starts``, by slicing (its backward
+    adds slices; an index gather's backward is a serial ``index_put`` with accumulation on CPU)."""
+    if len(starts) == 1 and window == x.shape[1]:
+        return x.unsqueeze(1)
+    return torch.stack([x[:, s : s + window] for s in starts], dim=1)
+
+
+def average_window_slices(values: Tensor, starts: list[int], length: int) -> Tensor:
+    """The inverse of :func:`window_slices`, averaging items that fall in several windows: ``values (B, n, w,
+    ...)`` -> ``(B, length, ...)``. Zero-padded windows summed, then divided by the (constant) windows per item:
+    no index tensors, so traced graphs (torch.export, ONNX) hold only pads and adds."""
+    n, w = values.shape[1:3]
+    if n == 1 and w == length:
+        return values[:, 0]
+    tail = (0, 0) * (values.ndim - 3)
+    total = F.pad(values[:, 0], tail + (starts[0], length - starts[0] - w))
+    for i in range(1, n):
+        total = total + F.pad(values[:, i], tail + (starts[i], length - starts[i] - w))
+    counts = [sum(s <= item < s + w for s in starts) for item in range(length)]
+    return total / values.new_tensor(counts).reshape((length,) + (1,) * (values.ndim - 3))
 
 
 class WindowedAttention(nn.Module):
@@ -218,21 +260,23 @@ class WindowedAttention(nn.Module):
         self, units: Tensor, shared: Tensor | None = None, need_weights: bool = False
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         b, length, k, _ = units.shape
-        index, counts = window_layout(length, self.window or length, self.stride, units.device)  # (n, w), (L,)
-        n, w = index.shape
+        w = min(self.window or length, length)
+        starts = window_starts(length, w, self.stride)
+        n = len(starts)
         attn = self.attn
-        # LN and the q/k/v projections act per token: run them once per token, then gather the windows (a token
+        # LN and the q/k/v projections act per token: run them once per token, then slice out the windows (a token
         # in several windows would otherwise be normalised and projected once per window)
         qkv = attn.qkv(attn.norm(units))  # (B, L, K, 3d)
-        seq = rearrange(qkv[:, index], "b n w k c -> (b n) (w k) c")  # (B * n, w * K [+ S], 3d)
+        seq = rearrange(window_slices(qkv, starts, w), "b n w k c -> b n (w k) c")  # (B, n, w K, 3d)
         if shared is not None:
             shared_qkv = attn.qkv(attn.norm(shared))  # (B, S, 3d)
-            seq = torch.cat([seq, repeat(shared_qkv, "b s c -> (b n) s c", n=n)], dim=1)
+            seq = torch.cat([seq, repeat(shared_qkv, "b s c -> b n s c", n=n)], dim=2)  # (B, n, w K + S, 3d)
+        seq = rearrange(seq, "b n m c -> (b n) m c")
         out, weights = attn.attend(*seq.chunk(3, dim=-1), need_weights=need_weights)  # (B * n, w K [+ S], d)
         # tokens in several windows get the mean of their window outputs (all windows saw the same input); to_out
         # is affine, so projecting the mean once equals averaging the projected window outputs
         unit_out = rearrange(out[:, : w * k], "(b n) (w k) d -> b n w k d", b=b, w=w)
-        units = units + self.drop_path(attn.to_out(average_windows(unit_out, index, length, counts)))
+        units = units + self.drop_path(attn.to_out(average_window_slices(unit_out, starts, length)))
         units = units + self.drop_path(self.ff(units))
         if shared is not None:
             shared_out = rearrange(out[:, w * k :], "(b n) s d -> b n s d", b=b).mean(dim=1)
@@ -241,7 +285,7 @@ class WindowedAttention(nn.Module):
         unit_weights = None
         if weights is not None:
             unit_weights = rearrange(weights[:, : w * k], "(b n) (w k) -> b n w k", b=b, w=w)
-            unit_weights = average_windows(unit_weights, index, length, counts)
+            unit_weights = average_window_slices(unit_weights, starts, length)
         return units, shared, unit_weights
 
 
