@@ -9,7 +9,9 @@ model) for
   flip) with video + pose, with pose only, and in the test stage;
 - the real clips of the shared real-data folder (``deformer3d.config.realdata_root()/videos`` and ``frames``),
   through :func:`deformer3d.data.load_clip` (the predict / serve path), at the demo's crop size and at 224 px;
-- MediaPipe pose extraction (done once per video, offline: ``deformer3d extract-poses``), frames/s, when installed.
+- MediaPipe pose extraction (done once per video, offline: ``deformer3d extract-poses``), frames/s, when installed;
+- pre-decoded frames (``deformer3d cache``, ``data.cache_dir``): the training pipeline (``dataset[i]``, random
+  crops) on each real video, decoding it vs reading its cache entry (written into ``runs/bench/frame_cache``).
 
 Model side: the demo model's training step (forward + backward + AdamW step) at the demo's batch size, clips/s
 with all torch threads, and its inference forward. Verdict: workers needed = training clips/s / loader clips/s.
@@ -136,6 +138,38 @@ def real_rows(cfg: DataConfig) -> tuple[list[dict[str, Any]], str | None]:
     return rows, None
 
 
+def cache_rows(cfg: DataConfig) -> list[dict[str, Any]]:
+    """Per real video: training-stage clips/s per worker decoding the video vs reading ``deformer3d cache``'s
+    entry (same pipeline, same samples), at the demo's crop and at 224 px."""
+    from deformer3d.data.cache import _short_sides_for, write_entry
+    from deformer3d.data.dataset import ActionDataset
+    from deformer3d.data.formats import SampleRecord
+
+    root = realdata_root()
+    sources = sorted(p for p in (root / "videos").glob("*") if p.is_file()) if (root / "videos").is_dir() else []
+    cache = bench_runs() / "frame_cache"
+    rows = []
+    for size in sorted({cfg.image_size, 224}):
+        data = replace(cfg, image_size=size, resize_short=max(size * 8 // 7, size))
+        for src in sources:
+            rec = SampleRecord(id=src.stem, label=0, video=src)
+            try:
+                plain, cached = (ActionDataset([rec], ["clip"], replace(data, cache_dir=d), stage="train",
+                                               need_video=True, need_pose=False) for d in ("", str(cache)))
+                t0 = time.perf_counter()
+                (entry, size_bytes), = [write_entry(r.video, short, cache) for r, short in _short_sides_for(cached)]
+                write_s = time.perf_counter() - t0
+                before, after = loader_rate(plain, 3, budget_s=10), loader_rate(cached, 3, budget_s=10)
+            except Exception as exc:  # report and go on: one unreadable file must not end the suite
+                rows.append({"source": src.name, "size": size, "error": str(exc)})
+                continue
+            rows.append({"source": src.name, "frames": data.num_frames, "size": size, "decoded": before,
+                         "cached": after, "speedup": after["clips_per_s"] / before["clips_per_s"],
+                         "cache_mib": size_bytes / 2**20, "cache_write_s": write_s,
+                         "cache_shape": list(np.load(entry, mmap_mode="r").shape)})
+    return rows
+
+
 def pose_row(cfg: DataConfig) -> dict[str, Any] | None:
     """MediaPipe frames/s on the frames of one real clip (offline extraction cost), or None if unavailable."""
     try:
@@ -237,6 +271,22 @@ def data_markdown(payload: dict[str, Any]) -> str:
                      "processes (done once).")
     if payload.get("real_note"):
         lines.append(payload["real_note"] + ".")
+    if payload.get("cache"):
+        crow = []
+        for r in payload["cache"]:
+            if "error" in r:
+                crow.append([r["source"], f"{r['size']} px", "—", "—", "—", f"error: {r['error']}"])
+                continue
+            n, h, w, _ = r["cache_shape"]
+            crow.append([r["source"], f"{r['frames']} x {r['size']} px", f"{r['decoded']['clips_per_s']:.3g}",
+                         f"{r['cached']['clips_per_s']:.3g}", f"**{r['speedup']:.3g}x**",
+                         f"{n} x {w}x{h}: {r['cache_mib']:.3g} MiB, written in {r['cache_write_s']:.3g} s"])
+        lines += ["", "Pre-decoded frames (`deformer3d cache CONFIG data.cache_dir=DIR`, read when `data.cache_dir` is "
+                  "set): the training pipeline (`dataset[i]`, random crop + flip) per worker, decoding the video vs "
+                  "reading the cache entry (uint8 frames at the decode size, memory-mapped; lossless, so the samples are "
+                  "identical):", "",
+                  markdown_table(["video", "clip", "decoded clips/s per worker", "cached clips/s per worker",
+                                  "speed-up", "cache entry"], crow)]
     lines += ["", "**Verdict.** " + payload["verdict"]]
     return "\n".join(lines)
 
@@ -291,7 +341,7 @@ def run_data(out: Path) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "suite": "data", "machine": machine, "data_config": dict(cfg.data.__dict__),
         "loader": loader + real, "real_note": note, "generation_clips_per_s": gen_rate,
-        "pose": pose_row(cfg.data), "model": model_rates(cfg, root),
+        "pose": pose_row(cfg.data), "model": model_rates(cfg, root), "cache": cache_rows(cfg.data),
     }
     payload["verdict"] = verdict(payload, cfg.data.num_workers)
     payload["duration_s"] = time.perf_counter() - t0

@@ -234,6 +234,19 @@ def validate(
 
 @app.command()
 @user_errors
+def cache(
+    config: Annotated[Path, typer.Argument(help="experiment YAML; data.cache_dir is where the frames go")],
+    overrides: Overrides = None,
+    stages: Annotated[str, typer.Option(help="comma-separated stages to cache")] = "train,val,test",
+) -> None:
+    """Decode a dataset's videos once into data.cache_dir (lossless, resumable); training then reads them there."""
+    from deformer3d.data.cache import cache_dataset
+
+    cache_dataset(config, overrides or [], [s.strip() for s in stages.split(",") if s.strip()])
+
+
+@app.command()
+@user_errors
 def info(
     preset: Annotated[str, typer.Option(help="model preset: paper | tiny")] = "paper",
     modality: str = "rgb_pose",

@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from deformer3d.config import DataConfig
+from deformer3d.data.cache import open_frames
 from deformer3d.data.formats import SampleRecord, get_format, load_pose_file
 from deformer3d.data.pose_checks import match_frames
 from deformer3d.data.pose_transforms import (
@@ -329,8 +330,9 @@ class ActionDataset(Dataset):
         if spec.need_pose:
             kp, sc = _pose_arrays(kp_raw, sc_raw, self.cfg, self.layout, _pose_source(rec))
         if spec.need_video:
-            reader = open_video(rec.video, short_side=decode_short_side(
-                self.cfg, spec.train, person_crop=uses_person_crop(self.cfg, kp is not None)))
+            # pre-decoded frames (deformer3d cache) when data.cache_dir holds them: the same pixels, no decoding
+            reader = open_frames(rec.video, decode_short_side(
+                self.cfg, spec.train, person_crop=uses_person_crop(self.cfg, kp is not None)), self.cfg.cache_dir)
             kp_frames = reader.to_output_pixels(kp) if kp is not None else None  # onto the reduced frames
 
             def run(total):
