@@ -186,7 +186,7 @@ def build_views(
                 if cfg.pose_norm == "person":
                     uv, s = person_coordinates_in(kp, sc, person)
                     if augment is not None:
-                        uv, s = augment_skeleton(uv, s, augment, rng)
+                        uv, s = augment_skeleton(uv, s, augment, rng, width_pairs(layout), layout.flip_index)
                 else:
                     uv, s = keypoints_to_box(kp, sc, box)
                 if flip:
@@ -203,9 +203,16 @@ def build_views(
     return out, meta
 
 
+def width_pairs(layout: Layout) -> dict[str, tuple[int, int]]:
+    """(left, right) hip and shoulder joints of a layout, for :func:`augment_skeleton`'s width changes."""
+    return {part: (layout.index(f"left_{part}"), layout.index(f"right_{part}")) for part in ("hip", "shoulder")
+            if f"left_{part}" in layout.joints and f"right_{part}" in layout.joints}
+
+
 def _skeleton_augment(cfg: DataConfig) -> SkeletonAugment | None:
     a = cfg.pose_augment
-    aug = SkeletonAugment(a.rotate, tuple(a.scale), a.shear, a.translate, a.jitter, a.drop_joints)
+    aug = SkeletonAugment(a.rotate, tuple(a.scale), a.shear, a.translate, a.jitter, a.drop_joints,
+                          tuple(a.hip_width), tuple(a.shoulder_width), a.swap_sides)
     return None if aug == SkeletonAugment() else aug
 
 
