@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from deformer3d.errors import UserError
+from deformer3d.pretrained import bundled_models, resolve_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched at run time unless the user unsets this
 
@@ -141,7 +142,8 @@ def export(
 @user_errors
 def predict(
     video: Annotated[Path, typer.Argument(help="video file or frame folder")],
-    model: Annotated[Path, typer.Option(help="exported model directory")],
+    model: Annotated[str | None, typer.Option(help="model folder or bundled model name (default: penn-action-pose)")]
+    = None,
     skeleton: Annotated[Path | None, typer.Option(help="pose file instead of automatic extraction")] = None,
     top_k: int = 5,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
@@ -156,25 +158,29 @@ def predict(
     = 1,
     out: Annotated[Path | None, typer.Option(help="timeline files prefix (default: the video's name)")] = None,
     runtime: Annotated[str, typer.Option(help="torch | onnx (the folder's model.onnx on ONNX Runtime)")] = "torch",
+    resample_skeleton: Annotated[
+        bool, typer.Option(help="stretch a --skeleton with another frame count over the video (else: an error)")
+    ] = False,
 ) -> None:
     """Predict the top-k actions of a video (--timeline: of every part of a long video; --persons: of each person)."""
     if timeline or persons > 1:
         from deformer3d.serve.timeline import timeline_cli
 
-        timeline_cli(video, model_dir=model, window_s=window, stride_s=stride, persons=persons, top_k=top_k,
+        timeline_cli(video, model_dir=resolve_model(model), window_s=window, stride_s=stride, persons=persons, top_k=top_k,
                      out=out, as_json=as_json, timeline=timeline)
         return
     from deformer3d.serve.predictor import predict_cli
 
-    predict_cli(video, model_dir=model, skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain,
-                runtime=runtime)
+    predict_cli(video, model_dir=resolve_model(model), skeleton=skeleton, top_k=top_k, as_json=as_json, explain=explain,
+                runtime=runtime, resample_skeleton=resample_skeleton)
 
 
 @app.command()
 @user_errors
 def watch(
     source: Annotated[str, typer.Argument(help="webcam index (0), rtsp:// or http:// URL, or a video file")],
-    model: Annotated[Path, typer.Option(help="exported model directory")],
+    model: Annotated[str | None, typer.Option(help="model folder or bundled model name (default: penn-action-pose)")]
+    = None,
     window: Annotated[float | None, typer.Option(help="window in seconds (default: the model's clip)")] = None,
     stride: Annotated[float | None, typer.Option(help="seconds between updates (default: half the window)")] = None,
     persons: Annotated[int, typer.Option(help="detect and track up to N people, a label each")] = 1,
@@ -185,14 +191,15 @@ def watch(
     """Live: a rolling label with latency and FPS; drops frames when behind so the lag never grows."""
     from deformer3d.serve.live import watch_cli
 
-    watch_cli(source, model_dir=model, window_s=window, stride_s=stride, persons=persons, seconds=seconds, out=out,
+    watch_cli(source, model_dir=resolve_model(model), window_s=window, stride_s=stride, persons=persons, seconds=seconds, out=out,
               as_json=as_json)
 
 
 @app.command()
 @user_errors
 def serve(
-    model: Annotated[list[Path], typer.Option(help="exported model directory (repeat for several)")],
+    model: Annotated[list[str] | None, typer.Option(help="model folder or bundled model name (repeat for several; "
+                                                    "default: every bundled model)")] = None,
     host: str = "127.0.0.1",
     port: int = 8501,
     max_upload_mb: int = 200,
@@ -200,9 +207,40 @@ def serve(
     """Serve the Streamlit web page: upload a video, see the top-5 actions and where the model looked."""
     from deformer3d.serve.app import serve as serve_app
 
-    code = serve_app(model_dirs=model, host=host, port=port, max_upload_mb=max_upload_mb)
+    code = serve_app(model_dirs=[resolve_model(m) for m in model] if model else list(bundled_models().values()), host=host, port=port, max_upload_mb=max_upload_mb)
     if code:  # the page stopped on its own with an error (a requested stop by SIGTERM / Ctrl-C is 0)
         raise typer.Exit(code=int(code))
+
+
+@app.command()
+@user_errors
+def models(
+    model: Annotated[list[Path] | None, typer.Option(help="also describe these model folders (repeatable)")] = None,
+) -> None:
+    """List the bundled models (the default first) and any given model folders: kind, inputs, classes, clip."""
+    from rich.table import Table
+
+    from deformer3d.models.hub import read_model_folder
+    from deformer3d.pretrained import DEFAULT_MODEL
+
+    table = Table(title="models")
+    for col in ("name", "kind", "inputs", "classes", "clip", "folder"):
+        table.add_column(col)
+    entries = [(name + (" (default)" if name == DEFAULT_MODEL else ""), path) for name, path in bundled_models().items()]
+    entries += [(str(path), path) for path in model or []]
+    for name, path in entries:
+        folder = read_model_folder(path)
+        cfg, pre = folder.model_config, folder.preprocessing
+        modality = cfg.get("modality", "rgb")
+        inputs = {"rgb_pose": "RGB + pose", "rgb": "RGB", "pose": "pose"}.get(modality, modality)
+        clip = f"{pre.get('num_frames')} frames"
+        if modality != "rgb":
+            clip += f", {pre.get('layout')}"
+        if modality != "pose":
+            clip += f", {pre.get('image_size')} px"
+        names = ", ".join(folder.labels[:4]) + (", ..." if len(folder.labels) > 4 else "")
+        table.add_row(name, folder.model_type, inputs, f"{len(folder.labels)}: {names}", clip, str(path))
+    Console().print(table)
 
 
 @app.command("extract-poses")

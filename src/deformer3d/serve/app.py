@@ -157,6 +157,8 @@ def main() -> None:
             st.error(f"Could not use {upload.name}: {exc}")
             return
     result = cache[key]
+    for warning in result.warnings:  # e.g. no person found: the numbers below rest on no pose
+        st.warning(warning, icon="⚠️")
 
     figs = explanation_figures(result, frames_cols=4)
     left, right = st.columns([2, 3], gap="large")
