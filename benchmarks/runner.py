@@ -10,6 +10,10 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
                vs full temporal) and as persons grow (joint stride vs full joint); log-log growth exponents
 ``data``       clips/s of decode + sample + transform (+ pose) per loader worker vs the training step's clips/s
 ``compile``    torch.compile and SDPA vs explicit softmax attention on CPU (tiny and a mid-size model)
+``skeleton_speed``  the Penn Action skeleton model's training step, original vs shipped attention code, batch 16
+               and 64: clips/s, model GFLOP/s, the measured fp32 matmul peak (interleaved, same run)
+``gpu``        CUDA only (else a "not measured" record): paper preset vs TimeSformer-base, bf16, eager vs
+               torch.compile: training clips/s, peak memory, inference latency (also ``benchmarks/gpu.sh``)
 ``timeline``   predict --timeline: peak RSS for a 1- vs a 10-minute video, video-seconds per wall-second for the
                skeleton model and the demo's RGB + pose model (each run in a fresh process)
 ``ablation``   attention-module ablation on SynthActions (paper Table 4)
@@ -91,6 +95,8 @@ SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
     "scaling": _measure("scaling"),
     "data": _measure("data"),
     "compile": _measure("compile"),
+    "skeleton_speed": _measure("skeleton_speed"),
+    "gpu": _measure("gpu"),
     "timeline": _measure("timeline"),
     "ablation": _study("ablation"),
     "attention": _study("attention"),

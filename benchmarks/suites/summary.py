@@ -16,6 +16,8 @@ ORDER = [
     ("scaling", "Scaling of the attention modules (appendix A1 / A2)", "scaling.png"),
     ("data", "Data pipeline vs model consumption", "data.png"),
     ("compile", "torch.compile and SDPA on CPU", "compile.png"),
+    ("skeleton_speed", "Skeleton training step: before / after the speed work", None),
+    ("gpu", "GPU: training and inference, eager vs torch.compile", None),
     ("ablation", "Attention-module ablation (Table 4)", "ablation.png"),
     ("attention", "Deformable / stride vs full attention at equal budget (App. A1 / A2)", "attention.png"),
     ("tokens", "Cross-modal tokens (Table 5)", "tokens.png"),
