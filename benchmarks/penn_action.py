@@ -100,7 +100,10 @@ def predict_dev(model: Path) -> list[dict]:
 @app.command()
 def wild(model: Annotated[Path | None, typer.Option(help="model folder (default: the bundled model)")] = None) -> None:
     """The predictor (MediaPipe poses, windows) on the development clips."""
-    rows = predict_dev(model or repo_root() / BUNDLED)
+    write_wild(predict_dev(model or repo_root() / BUNDLED))
+
+
+def write_wild(rows: list[dict]) -> None:
     _out("wild.json").write_text(json.dumps(rows, indent=2))
     lines = ["| clip | expected | top-1 | probability | |", "|---|---|---|---:|---|"]
     lines += [f"| {r['clip']} | {r['expected']} | {r['top1']} | {r['probability']:.2f} | {'ok' if r['correct'] else 'wrong'} |"
@@ -120,11 +123,13 @@ def ship(run: Path, out: Annotated[Path | None, typer.Option(help="model folder"
     half_weights(folder / "model.safetensors")
     row = seed_rows([run])[0]
     shipped = evaluate_folder(folder, clips=row["clips"])  # the shipped (fp16-stored) weights, not the run's
+    dev = predict_dev(folder)
+    write_wild(dev)
     update_config(folder, evaluation={
         "dataset": "Penn Action, official test split (1,068 videos), the dataset's own 2D joints",
         "views": f"{row['clips']} clips x 2 (mirrored), softmax averaged",
         "seed": row["seed"], **shipped, "training_run_top1": row["top1"],
-        "dev_clips": [{k: r[k] for k in ("clip", "expected", "top1", "probability")} for r in predict_dev(folder)],
+        "dev_clips": [{k: r[k] for k in ("clip", "expected", "top1", "probability")} for r in dev],
     })
     card = folder / "README.md"
     card.write_text(card.read_text() + penn_card_section(folder))
@@ -181,7 +186,7 @@ def penn_card_section(folder: Path) -> str:
 - **Recipe** (`configs/pennaction_pose.yaml`, seed {ev['seed']}): the 3D deformable transformer in `modality: pose`
   (joint stride + temporal stride attention, 3 blocks, width 96), inputs = joint, bone and motion of each joint in
   person-centric coordinates (centred on the body, scaled by its size), joint presence instead of visibility;
-  random rotation / scale / shear / translation, hip and shoulder width, jitter, dropped joints, temporal crops
+  random rotation / scale / shear / translation, jitter, dropped joints, temporal crops
   (tempo changes), mirroring; AdamW, cosine, label smoothing; the last epoch is shipped (no model selection).
   Rebuild: `deformer3d train configs/pennaction_pose.yaml trainer.seed={ev['seed']}` then
   `python -m benchmarks.penn_action ship runs/pennaction_pose/seed{ev['seed']}`.
