@@ -141,7 +141,8 @@ def real_rows(cfg: DataConfig) -> tuple[list[dict[str, Any]], str | None]:
 def cache_rows(cfg: DataConfig) -> list[dict[str, Any]]:
     """Per real video: training-stage clips/s per worker decoding the video vs reading ``deformer3d cache``'s
     entry (same pipeline, same samples), at the demo's crop and at 224 px."""
-    from deformer3d.data.cache import _short_sides_for, write_entry
+    from deformer3d.data.cache import write_entry
+    from deformer3d.data.cache_build import _short_sides_for
     from deformer3d.data.dataset import ActionDataset
     from deformer3d.data.formats import SampleRecord
 

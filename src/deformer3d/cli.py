@@ -278,7 +278,7 @@ def cache(
     stages: Annotated[str, typer.Option(help="comma-separated stages to cache")] = "train,val,test",
 ) -> None:
     """Decode a dataset's videos once into data.cache_dir (lossless, resumable); training then reads them there."""
-    from deformer3d.data.cache import cache_dataset
+    from deformer3d.data.cache_build import cache_dataset
 
     cache_dataset(config, overrides or [], [s.strip() for s in stages.split(",") if s.strip()])
 

@@ -62,7 +62,7 @@ def test_entries_resume_and_follow_the_file_version(synth_root, tmp_path):
 def test_dataset_reads_the_cache_with_identical_samples(synth_root, tmp_path, stage):
     plain = build_dataset(_cfg(synth_root), stage, need_video=True, need_pose=True)
     cached = build_dataset(_cfg(synth_root, cache_dir=str(tmp_path)), stage, need_video=True, need_pose=True)
-    from deformer3d.data.cache import _short_sides_for
+    from deformer3d.data.cache_build import _short_sides_for
 
     for rec, short in _short_sides_for(cached):
         write_entry(rec.video, short, tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from deformer3d.errors import ModelInputError
 from deformer3d.models import Deformer3D, Deformer3DConfig, build_model
 
 SMALL = {"num_frames": 4, "image_size": 32, "depth": 1}  # tiny, shrunk further so the sweep stays fast
@@ -174,10 +175,12 @@ def test_multi_person_gives_persons_times_joints_tokens(modality):
     zeros = torch.zeros(1, 1, 2 * v, model.config.dim)
     tokens = emb(zeros)[0, 0]
     assert not torch.allclose(tokens[0], tokens[v])
-    # any number of persons (beyond max_persons) and of joints (not a multiple of V)
+    # any number of persons (beyond max_persons); a joint count that is not persons x V is refused, naming it
     with torch.no_grad():
-        for persons, joints in [(3, 17), (1, 13), (2, 25)]:
-            assert model(**_inputs(model, persons=persons, joints=joints)).logits.shape == (2, 60)
+        assert model(**_inputs(model, persons=3, joints=17)).logits.shape == (2, 60)
+        for persons, joints in [(1, 13), (2, 25)]:
+            with pytest.raises(ModelInputError, match="joint layout"):
+                model(**_inputs(model, persons=persons, joints=joints))
 
 
 def test_missing_joints_do_not_depend_on_their_coordinates():

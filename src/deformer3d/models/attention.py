@@ -116,7 +116,7 @@ class MultiHeadAttention(nn.Module):
 # (the skeleton model: ~144 tokens, head dim 24) softmax(Q K^T) V as two batched matmuls is faster, forward and
 # backward (benchmarks: skeleton_speed suite). Above these sizes the materialised (N, M) matrix costs more memory
 # traffic than the fused kernel saves, and CUDA's fused kernels always win.
-EXPLICIT_MAX_KEYS = 256
+EXPLICIT_MAX_KEYS = 0  # off: not yet measured faster than SDPA here (benchmarks --suite skeleton_speed); 256 switches it on
 EXPLICIT_MAX_HEAD_DIM = 32
 
 
@@ -164,18 +164,33 @@ def window_index(length: int, window: int, stride: int | None = None, device=Non
     return starts[:, None] + torch.arange(window, device=device)[None, :]
 
 
-@functools.lru_cache(maxsize=64)
 def window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Cached ``(index, counts)``: :func:`window_index` and the ``(length,)`` number of windows holding each item
-    (float32), so a forward pass builds no index tensors. Callers must not modify them in place."""
+    """``(index, counts)``: :func:`window_index` and the ``(length,)`` number of windows holding each item
+    (float32), cached so a forward pass builds no index tensors. Callers must not modify them in place.
+
+    Both are computed in Python from the static sizes, so traced graphs (torch.export, ONNX) hold them as
+    constants; while exporting they are built fresh (a tensor made under the tracer must not enter the cache)."""
+    if torch.compiler.is_exporting() or torch.jit.is_tracing():
+        return _window_layout(length, window, stride, device)
+    return _cached_window_layout(length, window, stride, device)
+
+
+def _window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    window = min(window, length)
+    starts = window_starts(length, window, stride)
+    counts = [sum(s <= i < s + window for s in starts) for i in range(length)]
+    if min(counts) == 0:
+        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
+    index = torch.tensor([[s + j for j in range(window)] for s in starts], dtype=torch.long, device=device)
+    return index, torch.tensor(counts, dtype=torch.float32, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
     # never cache inference tensors: a layout first built under inference_mode (e.g. a sanity-check validation
     # step) must still be usable when training
     with torch.inference_mode(False):
-        index = window_index(length, window, stride, device=device)
-        counts = torch.bincount(index.reshape(-1), minlength=length).float()
-    if bool((counts == 0).any()):
-        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
-    return index, counts
+        return _window_layout(length, window, stride, device)
 
 
 def average_windows(values: Tensor, index: Tensor, length: int, counts: Tensor | None = None) -> Tensor:
