@@ -58,9 +58,11 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: 
 
 
 def step_flops(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> int:
-    """FLOPs of one forward + backward of ``batch`` (the optimised path: all of its attention is matmuls, which
-    the counter sees; SDPA's CPU backward it would miss)."""
-    counter = FlopCounterMode(display=False)
+    """FLOPs of one forward + backward of ``batch``, SDPA's CPU kernels (forward and backward) included through
+    the model package's counter mapping."""
+    from deformer3d.models.flops import _custom_mapping
+
+    counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
     with counter:
         loss = F.cross_entropy(model(pose=batch["pose"]).logits, batch["labels"])
         loss.backward()

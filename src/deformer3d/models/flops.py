@@ -13,13 +13,18 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 aten = torch.ops.aten
 
 
 def _sdpa_cpu_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _sdpa_cpu_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                             **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
 def _grid_sampler_flops(input_shape, grid_shape, *args, out_shape=None, **kwargs) -> int:
@@ -36,6 +41,9 @@ def _custom_mapping() -> dict[Any, Any]:
     cpu_sdpa = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     if cpu_sdpa is not None:
         mapping[cpu_sdpa] = _sdpa_cpu_flops
+    cpu_sdpa_backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+    if cpu_sdpa_backward is not None:  # training steps (the skeleton_speed suite count forward + backward)
+        mapping[cpu_sdpa_backward] = _sdpa_cpu_backward_flops
     return mapping
 
 
