@@ -4,11 +4,11 @@ after the other becomes three segments in that order, each boundary within 2 s o
 from __future__ import annotations
 
 import pytest
-from bundled import bundled_model
-from realvideos import concatenate
 
+from bundled import bundled_model
 from deformer3d.serve.predictor import Predictor
 from deformer3d.serve.timeline import run_timeline
+from realvideos import concatenate
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 ACTIONS = ["squat", "pushup", "situp"]
