@@ -39,14 +39,14 @@ demo: $(VENV)/.runtime
 	$(VENV)/bin/deformer3d demo --out runs/demo
 
 test: $(VENV)/.dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check --no-cache src tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 test-slow: $(VENV)/.dev
 	$(PY) -m pytest -q -p no:cacheprovider -m slow tests
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check --no-cache src tests benchmarks
 
 SUITE ?= cost
 bench: $(VENV)/.runtime  # make bench SUITE=scaling (see benchmarks/README.md)
