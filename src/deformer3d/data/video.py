@@ -240,10 +240,12 @@ class VideoReader:
             trust = not (fmt & _UNTRUSTED_PTS_FORMATS)
             pts, keys, why = [], [], ""
             first_is_key = None
+            demuxed = 0
             try:
                 for packet in container.demux(stream):
                     if packet.size == 0:  # the flush packet at the end
                         continue
+                    demuxed += 1
                     if first_is_key is None:
                         first_is_key = bool(packet.is_keyframe)
                     if packet.is_corrupt and not why:
@@ -258,6 +260,11 @@ class VideoReader:
                 why = f"the container stops early ({_reason(exc)})"
             if first_is_key is False and not why:
                 why = "the stream starts on a non-key frame"
+            # a cut file whose sample table survived (faststart mp4) demuxes fewer packets than it announces, and
+            # the demuxer does not always flag the partial last one as corrupt
+            announced = int(stream.frames or 0)
+            if announced > demuxed and not why:
+                why = f"the index announces {announced} frames but the file holds {demuxed}"
         finally:
             container.close()
         if not pts and not why:
