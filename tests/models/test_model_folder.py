@@ -231,3 +231,50 @@ def test_push_to_hub_is_huggingface_hubs_own_path(folders, monkeypatch):
     model = Deformer3D.from_pretrained(folders["deformer3d"][1])
     with pytest.raises(OfflineModeIsEnabled):
         model.push_to_hub("someone/deformer3d-tiny")
+
+
+@pytest.fixture(scope="module")
+def noise_clip(tmp_path_factory):
+    """A 12-frame 80x96 clip of smooth noise (every kind reads it; the rgb_pose model sees no person, as allowed)."""
+    import numpy as np
+
+    from deformer3d.data.video import write_video
+
+    rng = np.random.default_rng(0)
+    frames = np.repeat(rng.integers(0, 255, (3, 80, 96, 3), dtype=np.uint8), 4, axis=0)
+    path = tmp_path_factory.mktemp("clip") / "noise.mp4"
+    write_video(path, frames, fps=10)
+    return path
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_same_folder_serves_predictor_and_predict_cli(folders, noise_clip, kind):
+    """Predictor(folder) runs the trained weights (its probabilities = softmax of the trained model's logits on the
+    clip the folder's preprocessing samples, exactly), and `deformer3d predict --model folder` prints the same."""
+    from typer.testing import CliRunner
+
+    from deformer3d.cli import app
+    from deformer3d.data import load_clip, open_video
+    from deformer3d.serve.predictor import POSE_SHORT_SIDE, Predictor
+
+    module, folder = folders[kind]
+    predictor = Predictor(folder)
+    assert predictor.labels == CLASSES and predictor.data_cfg.num_frames == DATA_INFO["num_frames"]
+    result = predictor.predict(noise_clip, top_k=3)
+    kp = sc = None
+    if predictor.uses_pose:  # the pose the predictor estimated (none in noise: every joint missing)
+        kp, sc = predictor._estimate_pose(open_video(noise_clip, short_side=POSE_SHORT_SIDE))
+        kp, sc = predictor._to_model_layout(kp, sc, (predictor._estimator or predictor._tracker).layout, "noise")
+    clip = load_clip(noise_clip, predictor.data_cfg, keypoints=kp, scores=sc, need_video=True,
+                     need_pose=predictor.uses_pose)
+    x = {"video": clip["video"][None]} | ({"pose": clip["pose"][None]} if predictor.uses_pose else {})
+    with torch.inference_mode():
+        probs = torch.softmax(module.model(**x).logits.float(), dim=-1)[0]
+    best = torch.topk(probs, 3)
+    assert result.top_k == [(CLASSES[i], float(p)) for p, i in zip(best.values.tolist(), best.indices.tolist(),
+                                                                   strict=True)]
+    predictor.close()
+    res = CliRunner().invoke(app, ["predict", str(noise_clip), "--model", str(folder), "--top-k", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout[res.stdout.index("{"):])
+    assert payload["top_k"] == [{"label": label, "probability": round(p, 6)} for label, p in result.top_k]

@@ -7,6 +7,7 @@ Each export traces the model with torch.export (minutes on a busy 2-core CPU): `
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -32,6 +33,8 @@ def _real_inputs(predictor, realdata):
         kp = sc = None
         if predictor.uses_pose:
             kp, sc = predictor._estimate_pose(open_video(path))
+            backend = (predictor._estimator or predictor._tracker).layout  # the estimator's joints -> the model's
+            kp, sc = predictor._to_model_layout(kp, sc, backend, str(path))
         clip = load_clip(path, predictor.data_cfg, keypoints=kp, scores=sc, need_video=predictor.uses_video,
                          need_pose=predictor.uses_pose)
         videos.append(clip.get("video"))
@@ -47,13 +50,19 @@ def _real_inputs(predictor, realdata):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-@pytest.mark.parametrize("kind", ["rgb_pose", "pose", "timesformer"])
+@pytest.mark.parametrize("kind", ["rgb_pose", "pose", "timesformer", "penn-action-pose"])
 def test_onnxruntime_matches_pytorch_on_real_clips(kind, realdata, tmp_path):
     from deformer3d.models.onnx import export_onnx
     from deformer3d.serve.onnx_runtime import OnnxModel
     from deformer3d.serve.predictor import Predictor
 
-    folder = make_exported(tmp_path / kind, kind)  # the demo model's kind (tiny rgb_pose), pose-only, TimeSformer
+    if kind == "penn-action-pose":  # the bundled pose-only model: trained weights, 16 frames, penn13 joints
+        from bundled import bundled_model
+
+        folder = tmp_path / kind
+        shutil.copytree(bundled_model(), folder)  # export_onnx writes into the folder; the package stays as shipped
+    else:  # the demo model's kind (tiny rgb_pose), a tiny pose-only model, TimeSformer tiny (random weights)
+        folder = make_exported(tmp_path / kind, kind)
     torch_predictor = Predictor(folder)
     export_onnx(torch_predictor.model, folder)
     entry = json.loads((folder / "config.json").read_text())["onnx"]
@@ -66,7 +75,10 @@ def test_onnxruntime_matches_pytorch_on_real_clips(kind, realdata, tmp_path):
             ref = torch_predictor.model(**batch).logits
         got = onnx_model(**batch).logits
         assert got.shape == ref.shape
-        assert (got - ref).abs().max().item() < 1e-4
+        diff = (got - ref).abs().max().item()
+        print(f"{kind} B={got.shape[0]}: max |onnx - torch| = {diff:.2e}")
+        assert diff < 1e-4
+    assert not torch.allclose(ref[0], ref[1])  # two different clips: the batch is not one input repeated
 
     # the same folder through the predictor and the CLI
     onnx_pred = Predictor(folder, runtime="onnx").predict(realdata / "videos" / CLIPS[0], top_k=3)
@@ -99,3 +111,38 @@ def test_onnx_runner_refuses_bad_inputs_before_running(tmp_path):
     pose[0, 0, 0, 0] = float("nan")
     with pytest.raises(ModelInputError, match="NaN"):
         onnx_model(pose=pose)
+
+
+@pytest.mark.slow
+def test_export_cli_onnx_writes_the_graph_beside_the_folder(tmp_path):
+    """`deformer3d export SRC OUT --onnx`: model.onnx + the onnx entry in config.json + the card's file row; the
+    graph runs at another batch size than the one traced (2) and matches the folder's torch model."""
+    from deformer3d.models.hub import load_model_folder
+    from deformer3d.models.onnx import example_inputs
+    from deformer3d.serve.onnx_runtime import OnnxModel
+
+    src = make_exported(tmp_path / "src", "rgb_pose")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["export", str(src), str(out), "--onnx"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.onnx", "model.safetensors"]
+    entry = json.loads((out / "config.json").read_text())["onnx"]
+    assert entry["inputs"] == {"video": ["batch", 3, 8, 112, 112], "pose": ["batch", 8, 17, 3]}
+    assert "`model.onnx` (opset 20, 8 frames)" in (out / "README.md").read_text()
+    model, _ = load_model_folder(out)
+    x = example_inputs(model, entry, batch_size=3, seed=1)
+    with torch.no_grad():
+        ref = model(**x).logits
+    assert (OnnxModel.from_folder(out)(**x).logits - ref).abs().max().item() < 1e-4
+
+
+def test_kinds_without_an_onnx_export_are_refused_by_name(tmp_path):
+    from deformer3d.errors import UserError
+    from deformer3d.models.hub import load_model_folder
+    from deformer3d.models.onnx import export_onnx
+
+    folder = make_exported(tmp_path / "vivit", "vivit")
+    model, _ = load_model_folder(folder)
+    with pytest.raises(UserError, match="vivit models are not exported to ONNX; ONNX export covers deformer3d"):
+        export_onnx(model, folder)
+    assert not (folder / "model.onnx").exists()
