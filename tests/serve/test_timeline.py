@@ -102,6 +102,16 @@ def test_a_tail_longer_than_half_a_stride_gets_its_own_window(models, tmp_path):
     assert tl.windows[None].ends[-1] == pytest.approx(112 / 30)  # int(3.75 x 30) frames
 
 
+def test_a_window_that_closes_a_decode_chunk_keeps_its_full_length(models, tmp_path):
+    """Windows are emitted chunk by chunk (16 grid frames); one whose last frame is a chunk's last still ends one
+    window after its start, not where the decoder happened to stop (only the video's end clips a window)."""
+    video = _video(tmp_path / "v.mp4", 6.0)
+    tl = run_timeline(Predictor(models["timesformer"]), video, window_s=2.0, stride_s=2.0, progress=False)
+    tw = tl.windows[None]  # 8 grid frames of 0.25 s per window: the second one closes the first 16-frame chunk
+    assert tw.starts == [0.0, 2.0, 4.0]
+    assert tw.ends == [2.0, 4.0, pytest.approx(6.0)]
+
+
 def test_memory_does_not_grow_with_the_video_length(models, tmp_path):
     """Python-side peak (numpy frames included) for a 40 s video is about that of a 10 s one."""
     predictor = Predictor(models["timesformer"])

@@ -275,7 +275,9 @@ def run_timeline(
     def emit() -> None:
         nonlocal last_emitted
         entries = list(ring)
-        start, end = entries[0].time, min(entries[-1].time + plan.step_s, sampler.end_time)
+        # the end is clipped to where the video ends once that is known (below): the decoder's position now is
+        # only the end of the chunk read so far, not of the video
+        start, end = entries[0].time, entries[-1].time + plan.step_s
         t0 = time.perf_counter()
         for track, (images, kp, sc, centre) in subjects(entries, classifier, poses, model_layout, persons, hw).items():
             tw = results.setdefault(track, TrackWindows())
@@ -331,6 +333,8 @@ def run_timeline(
             poses.close()
     timings["wall"] = time.perf_counter() - t_wall
     seen = sampler.end_time
+    for tw in results.values():
+        tw.ends = [min(e, seen) for e in tw.ends]
     min_seg = plan.window_s if min_segment_s is None else min_segment_s
     segments = []
     for track, tw in results.items():
