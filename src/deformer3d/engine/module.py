@@ -21,6 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from deformer3d.config import OptimConfig
 from deformer3d.errors import ModelInputError
+from deformer3d.models.inputs import ReadsAsItsModel
 
 
 def view_logits(model: nn.Module, video: torch.Tensor | None, pose: torch.Tensor | None) -> torch.Tensor:
@@ -66,7 +67,7 @@ class _Schedule:
         return warmup_cosine(step, self.warmup_steps, self.total_steps, self.min_ratio)
 
 
-class ActionModule(L.LightningModule):
+class ActionModule(ReadsAsItsModel, L.LightningModule):
     """Wraps a recognition model for Lightning.
 
     Args:
@@ -111,14 +112,6 @@ class ActionModule(L.LightningModule):
         self.train_top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
 
     # -- data flow -------------------------------------------------------------------------------------------
-    @property
-    def uses_video(self) -> bool:
-        return bool(getattr(self.model, "uses_video", True))
-
-    @property
-    def uses_pose(self) -> bool:
-        return bool(getattr(self.model, "uses_pose", False))
-
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """``batch`` as produced by the datamodule -> logits ``(B, K)`` (view-averaged when views exist)."""
         video = batch.get("video") if self.uses_video else None

@@ -188,11 +188,11 @@ def build_module_and_data(cfg: ExperimentConfig) -> tuple[ActionDataModule, Acti
     """The datamodule and the LightningModule of ``cfg`` (the model decides which modalities are loaded)."""
     from deformer3d.data.preprocessing import preprocessing_of
     from deformer3d.models import build_model
+    from deformer3d.models.inputs import uses_pose, uses_video
 
     # the class list comes from the training split; the model tells which inputs it needs
     probe_model = build_model(dict(cfg.model), max(cfg.data.num_classes, 2))
-    need_video = bool(getattr(probe_model, "uses_video", True))
-    need_pose = bool(getattr(probe_model, "uses_pose", False))
+    need_video, need_pose = uses_video(probe_model), uses_pose(probe_model)
     del probe_model
     # seeded after the probe so the weights depend only on trainer.seed
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)

@@ -24,6 +24,7 @@ from deformer3d.data.pose_checks import match_frames
 from deformer3d.data.preprocessing import data_config_from
 from deformer3d.data.video import FrameCountError
 from deformer3d.errors import DataFormatError, UserError, VideoError
+from deformer3d.models.inputs import ReadsAsItsModel
 from deformer3d.pose.base import POSE_SHORT_SIDE
 from deformer3d.serve.evidence import PoseEvidence, pose_evidence, require_evidence
 from deformer3d.serve.windows import clip_windows, window_frames
@@ -82,7 +83,7 @@ class Prediction:
         }
 
 
-class Predictor:
+class Predictor(ReadsAsItsModel):
     """An exported model ready to predict. Loads once; :meth:`predict` is cheap to call repeatedly.
 
     Args:
@@ -116,14 +117,6 @@ class Predictor:
         self.pose_backend = pose_backend
         self._estimator = None  # still-image mode, for key frames far apart
         self._tracker = None  # video mode, for the consecutive frames of a window
-
-    @property
-    def uses_video(self) -> bool:
-        return bool(getattr(self.model, "uses_video", True))
-
-    @property
-    def uses_pose(self) -> bool:
-        return bool(getattr(self.model, "uses_pose", False))
 
     def describe(self) -> str:
         """One line: model kind, inputs, classes."""
