@@ -111,6 +111,26 @@ def load_note(info: dict[str, Any]) -> str:
     return f"1-min load average at start {load}: otherwise idle CPU"
 
 
+# --------------------------------------------------------------------------------------------------- inputs
+
+
+def random_clip(model: Any, batch: int, frames: int, image_size: int, joints: int, device: str = "cpu") -> dict:
+    """Seeded random inputs of what ``model`` reads: ``video (B, 3, T, S, S)`` and / or ``pose (B, T, joints, 3)``
+    (x, y in [0, 1), confidence 1), on ``device``."""
+    import torch
+
+    from deformer3d.models.inputs import uses_pose, uses_video
+
+    g = torch.Generator().manual_seed(0)
+    out: dict[str, torch.Tensor] = {}
+    if uses_video(model):
+        out["video"] = torch.randn(batch, 3, frames, image_size, image_size, generator=g)
+    if uses_pose(model):
+        xy = torch.rand(batch, frames, joints, 2, generator=g)
+        out["pose"] = torch.cat([xy, torch.ones(batch, frames, joints, 1)], dim=-1)
+    return {k: v.to(device) for k, v in out.items()}
+
+
 # --------------------------------------------------------------------------------------------------- timing
 
 

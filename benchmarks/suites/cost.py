@@ -66,19 +66,6 @@ def default_specs() -> list[CostSpec]:
 # --------------------------------------------------------------------------------------------------- worker
 
 
-def _inputs(spec: CostSpec, model, device: str = "cpu"):
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    kwargs = {}
-    if getattr(model, "uses_video", True):
-        kwargs["video"] = torch.randn(1, 3, spec.frames, spec.image_size, spec.image_size, generator=g).to(device)
-    if getattr(model, "uses_pose", False):
-        xy = torch.rand(1, spec.frames, spec.joints, 2, generator=g)
-        kwargs["pose"] = torch.cat([xy, torch.ones(1, spec.frames, spec.joints, 1)], dim=-1).to(device)
-    return kwargs
-
-
 def _gpu_measure(spec: CostSpec, model, kwargs) -> dict[str, Any]:
     """bf16 autocast + SDPA on CUDA, eager and torch.compile."""
     import torch
@@ -108,7 +95,7 @@ def measure_one(spec: CostSpec) -> dict[str, Any]:
     """Measure one model in this process (the worker's body)."""
     import torch
 
-    from benchmarks.common import peak_rss, time_fn
+    from benchmarks.common import peak_rss, random_clip, time_fn
     from deformer3d.models import build_model
     from deformer3d.models.flops import count_flops, count_params
 
@@ -116,7 +103,7 @@ def measure_one(spec: CostSpec) -> dict[str, Any]:
     t0 = time.perf_counter()
     model = build_model(dict(spec.model_cfg), NUM_CLASSES).eval()
     build_s = time.perf_counter() - t0
-    kwargs = _inputs(spec, model)
+    kwargs = random_clip(model, 1, spec.frames, spec.image_size, spec.joints)
     params = count_params(model)
     with torch.inference_mode():
         flops = count_flops(model, **kwargs)

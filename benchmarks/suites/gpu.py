@@ -26,7 +26,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import machine_info, machine_line, markdown_table, suite_dir, time_fn, write_results
+from benchmarks.common import (
+    machine_info,
+    machine_line,
+    markdown_table,
+    random_clip,
+    suite_dir,
+    time_fn,
+    write_results,
+)
 
 NUM_CLASSES = 60  # NTU RGB+D 60 head, as in the cost suite
 
@@ -69,17 +77,6 @@ class Settings:
     budget_s: float
 
 
-def _inputs(spec: GpuSpec, model: torch.nn.Module, batch: int, device: str) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    out: dict[str, torch.Tensor] = {}
-    if getattr(model, "uses_video", True):
-        out["video"] = torch.randn(batch, 3, spec.frames, spec.image_size, spec.image_size, generator=g)
-    if getattr(model, "uses_pose", False):
-        xy = torch.rand(batch, spec.frames, spec.joints, 2, generator=g)
-        out["pose"] = torch.cat([xy, torch.ones(batch, spec.frames, spec.joints, 1)], dim=-1)
-    return {k: v.to(device) for k, v in out.items()}
-
-
 class _Memory:
     """Peak memory of a phase: CUDA's allocator high-water mark, or (CPU dry run) not measured."""
 
@@ -115,7 +112,7 @@ def measure_variant(spec: GpuSpec, variant: str, s: Settings, deadline: float) -
     model = build_model(dict(spec.model_cfg), NUM_CLASSES).to(s.device).train()
     run = torch.compile(model, backend=s.compile_backend) if variant == "compile" else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=s.device == "cuda")
-    x = _inputs(spec, model, s.batch, s.device)
+    x = random_clip(model, s.batch, spec.frames, spec.image_size, spec.joints, s.device)
     labels = torch.arange(s.batch, device=s.device) % NUM_CLASSES
     memory, sync = _Memory(s.device), _sync(s.device)
 

@@ -110,3 +110,18 @@ def test_writers(tmp_path):
     data = json.loads(jpath.read_text())
     assert data["x"] is None and data["m"]["torch"] == info["torch"]
     assert mpath.read_text().startswith("| a | b |")
+
+
+def test_random_clip_is_what_the_model_reads_and_seeded():
+    from types import SimpleNamespace
+
+    from benchmarks.common import random_clip
+
+    both = SimpleNamespace(uses_video=True, uses_pose=True)
+    clip = random_clip(both, 2, 4, 8, 13)
+    assert {k: list(v.shape) for k, v in clip.items()} == {"video": [2, 3, 4, 8, 8], "pose": [2, 4, 13, 3]}
+    assert (clip["pose"][..., 2] == 1).all() and 0 <= clip["pose"][..., :2].min() < clip["pose"][..., :2].max() < 1
+    again = random_clip(both, 2, 4, 8, 13)
+    assert all((clip[k] == again[k]).all() for k in clip)
+    assert list(random_clip(SimpleNamespace(uses_video=False, uses_pose=True), 1, 4, 8, 13)) == ["pose"]
+    assert list(random_clip(object(), 1, 4, 8, 13)) == ["video"]  # a model that states nothing reads video
