@@ -12,6 +12,8 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
 ``compile``    torch.compile and SDPA vs explicit softmax attention on CPU (tiny and a mid-size model)
 ``skeleton_speed``  the Penn Action skeleton model's training step, original vs shipped attention code, batch 16
                and 64: clips/s, model GFLOP/s, the measured fp32 matmul peak (interleaved, same run)
+``onnx``       CPU latency per clip, PyTorch eager vs ONNX Runtime (tiny, the Penn Action skeleton model, paper),
+               interleaved rounds, 2 threads: median, IQR, min..max, paired speed-up, logit agreement
 ``gpu``        CUDA only (else a "not measured" record): paper preset vs TimeSformer-base, bf16, eager vs
                torch.compile: training clips/s, peak memory, inference latency (also ``benchmarks/gpu.sh``)
 ``timeline``   predict --timeline: peak RSS for a 1- vs a 10-minute video, video-seconds per wall-second for the
@@ -97,6 +99,7 @@ SUITES: dict[str, Callable[[Path, BenchOptions], None]] = {
     "compile": _measure("compile"),
     "skeleton_speed": _measure("skeleton_speed"),
     "gpu": _measure("gpu"),
+    "onnx": lambda out, opts: importlib.import_module("benchmarks.suites.onnx_latency").run_onnx_latency(out),
     "timeline": _measure("timeline"),
     "ablation": _study("ablation"),
     "attention": _study("attention"),

@@ -16,6 +16,7 @@ ORDER = [
     ("scaling", "Scaling of the attention modules (appendix A1 / A2)", "scaling.png"),
     ("data", "Data pipeline vs model consumption", "data.png"),
     ("compile", "torch.compile and SDPA on CPU", "compile.png"),
+    ("onnx", "ONNX Runtime vs PyTorch eager: CPU latency per clip", "onnx.png"),
     ("skeleton_speed", "Skeleton training step: before / after the speed work", None),
     ("gpu", "GPU: training and inference, eager vs torch.compile", None),
     ("ablation", "Attention-module ablation (Table 4)", "ablation.png"),
@@ -87,7 +88,7 @@ def write_summary(results_dir: Path, readme: Path) -> Path:
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-README_SKIPS = ("compile", "explanations")  # on the summary page only: a table of ratios / a gallery of figures
+README_SKIPS = ("compile", "onnx", "explanations")  # summary page only: tables of ratios / a gallery (onnx: README's Deploy)
 
 
 def update_project_readme(results_dir: Path, readme: Path) -> bool:
