@@ -19,6 +19,8 @@ ROOT = project_root()
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml")) + sorted((ROOT / "benchmarks" / "configs").glob("*.yaml"))
 REQUIRED = {"synth_demo", "synth_pose", "synth_rgb", "pennaction_pose", "pennaction_rgb_pose", "ntu60_xsub",
             "ntu60_xview", "ntu120_xsub", "ntu120_xset", "finegym", "hmdb51", "hmdb51_subset", "study"}
+# the hub checkpoints the configs fine-tune -> the preset of deformer3d.models.hf_video with their sizes
+PUBLISHED = {"facebook/timesformer-base-finetuned-k400": "base", "google/vivit-b-16x2-kinetics400": "base"}
 
 
 def test_all_protocols_have_a_config():
@@ -51,9 +53,15 @@ def test_model_runs_on_what_its_data_makes(path, clip_file):
     restated = [k for k in CLIP_GEOMETRY if k in load_config_raw_model(path)]
     assert not restated, f"{path.name}: model.{restated} restates the clip geometry of data:"
     if cfg.model.get("pretrained"):
-        pytest.skip("the geometry of a hub-pretrained model is its checkpoint's (no weights offline)")
-    model = build_model(dict(cfg.model), 5).eval()
-    c = model.config
+        # the checkpoint defines the geometry; offline, its architecture is the preset it was published as
+        # (weights random, one layer: the clip geometry does not depend on the depth)
+        name, source = cfg.model["name"], cfg.model["pretrained"]
+        assert source in PUBLISHED, f"{path.name}: which preset has the sizes of {source}? (add it to PUBLISHED)"
+        model = build_model({"name": name, "preset": PUBLISHED[source], "num_hidden_layers": 1}, 5).eval()
+        c = model.hf.config
+    else:
+        model = build_model(dict(cfg.model), 5).eval()
+        c = model.config
     assert c.num_frames == cfg.data.num_frames and c.image_size == cfg.data.image_size
     uses_video, uses_pose = bool(model.uses_video), bool(getattr(model, "uses_pose", False))
     if uses_pose:
