@@ -39,6 +39,16 @@ def make_batch(model: Deformer3D, batch: int, frames: int, size: int, num_classe
     return out
 
 
+def setup(modality: str, size: int, batch: int, frames: int):
+    """``(model, optimizer, batch)``: the tiny preset of ``modality`` at ``frames`` x ``size``, seeded."""
+    torch.manual_seed(0)
+    cfg = Deformer3DConfig.preset("tiny", num_classes=10, modality=modality, num_frames=frames, image_size=size)
+    model = Deformer3D(cfg).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    data = make_batch(model, batch, frames, size, cfg.num_classes)
+    return model, optimizer, data
+
+
 def train_step(model: Deformer3D, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> None:
     logits = model(video=batch.get("video"), pose=batch.get("pose")).logits
     loss = F.cross_entropy(logits, batch["labels"])
@@ -52,11 +62,7 @@ def measure(
 ) -> tuple[list[float], list[float]]:
     """Wall-clock and process CPU seconds per train step, ``steps`` of them after ``warmup``. CPU time is the
     steadier number on a shared machine (it does not count time the process waits for a core)."""
-    torch.manual_seed(0)
-    cfg = Deformer3DConfig.preset("tiny", num_classes=10, modality=modality, num_frames=frames, image_size=size)
-    model = Deformer3D(cfg).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    data = make_batch(model, batch, frames, size, cfg.num_classes)
+    model, optimizer, data = setup(modality, size, batch, frames)
     for _ in range(warmup):
         train_step(model, optimizer, data)
     times, cpu_times = [], []
@@ -72,11 +78,7 @@ def profile(modality: str, size: int, batch: int, frames: int, rows: int) -> Non
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    torch.manual_seed(0)
-    cfg = Deformer3DConfig.preset("tiny", num_classes=10, modality=modality, num_frames=frames, image_size=size)
-    model = Deformer3D(cfg).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    data = make_batch(model, batch, frames, size, cfg.num_classes)
+    model, optimizer, data = setup(modality, size, batch, frames)
     train_step(model, optimizer, data)
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         train_step(model, optimizer, data)

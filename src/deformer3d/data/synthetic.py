@@ -259,6 +259,12 @@ def _muted_colour(rng, lo=30, hi=200):
             return tuple(int(v) for v in c)
 
 
+
+def _style(rng, limb: int) -> dict:
+    """A person's clothing and skin colours (drawn in this order from ``rng``) and limb width."""
+    return {"shirt": _muted_colour(rng), "legs": _muted_colour(rng), "skin": _muted_colour(rng, 120, 235), "limb": limb}
+
+
 def _draw_person(draw: ImageDraw.ImageDraw, j: np.ndarray, body: Body, style: dict, offset) -> None:
     w = style["limb"]
     pts = j + offset
@@ -351,12 +357,7 @@ def render_clip(index: int, seed: int, size: int = 112, frame_range=(24, 64), di
     joints = _skeleton(body, np.array([x, ground]), params)
 
     limb = max(2, int(round(body.height * rng.uniform(0.045, 0.065))))
-    style = {
-        "shirt": _muted_colour(rng),
-        "legs": _muted_colour(rng),
-        "skin": _muted_colour(rng, 120, 235),
-        "limb": limb,
-    }
+    style = _style(rng, limb)
     others = []
     if has_distractor:
         other_action = CLASSES[
@@ -369,12 +370,7 @@ def render_clip(index: int, seed: int, size: int = 112, frame_range=(24, 64), di
             np.array([ox, ground + rng.uniform(-0.03, 0.03) * size]),
             _action_angles(other_action, tau, rng),
         )
-        ostyle = {
-            "shirt": _muted_colour(rng),
-            "legs": _muted_colour(rng),
-            "skin": _muted_colour(rng, 120, 235),
-            "limb": limb,
-        }
+        ostyle = _style(rng, limb)
         others.append((oj, ob, ostyle))
 
     bg = _background(big, rng, clutter=int(rng.integers(3, 6 + 6 * diff)))
