@@ -38,9 +38,10 @@ import math
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -48,6 +49,7 @@ from PIL import Image
 
 from deformer3d.errors import VideoError
 
+T = TypeVar("T")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 # The largest picture decoded: 8K UHD at the widest H.264 / HEVC level-6.2 frame (8192 x 4320, 35 Mpx). One such
@@ -67,6 +69,15 @@ _MAX_THREADS = 4
 class FrameCountError(VideoError):
     """The index announced frames that do not decode; the reader has recounted (``num_frames`` is now right) and
     the request asked for frames beyond the new count. Sample again from ``num_frames``."""
+
+
+def again_after_recount(attempt: Callable[[], T]) -> T:
+    """``attempt()``, and once more if it raises :class:`FrameCountError`: the reader has recounted, so an attempt
+    that reads ``num_frames`` afresh asks for frames that decode. A second :class:`FrameCountError` propagates."""
+    try:
+        return attempt()
+    except FrameCountError:
+        return attempt()
 
 
 def max_pixels_default() -> int:

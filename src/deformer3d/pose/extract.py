@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from deformer3d.data.formats.pyskl import read_pyskl, write_pyskl
-from deformer3d.data.video import VIDEO_SUFFIXES, FrameCountError, open_video
+from deformer3d.data.video import VIDEO_SUFFIXES, again_after_recount, open_video
 from deformer3d.errors import UserError, VideoError
 from deformer3d.pose.base import POSE_SHORT_SIDE, PoseEstimator, build_pose_estimator
 
@@ -59,14 +59,8 @@ def estimate_video(path: str | Path, estimator: PoseEstimator) -> dict:
     the picture size) and estimate its poses -> a pyskl annotation without ``label`` / ``frame_dir``; keypoints in
     pixels of the full-size upright video (``img_shape``)."""
     reader = open_video(path, short_side=POSE_SHORT_SIDE)
-    for attempt in range(2):
-        try:
-            keypoint, score = estimator.estimate_chunks(reader.iter_frames(chunk=CHUNK_FRAMES))
-            break
-        except FrameCountError:
-            if attempt:
-                raise
-            # the index over-announced; the reader has recounted by decoding: estimate again over what decodes
+    # the index may over-announce; then the reader recounts by decoding and the estimate runs over what decodes
+    keypoint, score = again_after_recount(lambda: estimator.estimate_chunks(reader.iter_frames(chunk=CHUNK_FRAMES)))
     return {
         "img_shape": (int(reader.source_height), int(reader.source_width)),
         "total_frames": int(keypoint.shape[1]),

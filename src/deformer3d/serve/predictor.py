@@ -22,7 +22,7 @@ import torch
 
 from deformer3d.data.pose_checks import match_frames
 from deformer3d.data.preprocessing import data_config_from
-from deformer3d.data.video import FrameCountError
+from deformer3d.data.video import FrameCountError, again_after_recount
 from deformer3d.errors import DataFormatError, UserError, VideoError
 from deformer3d.models.inputs import ReadsAsItsModel
 from deformer3d.pose.base import POSE_SHORT_SIDE
@@ -307,17 +307,15 @@ class Predictor(ReadsAsItsModel):
         if self._estimator is None:
             # still-image mode: key frames far apart are independent detections, not a track
             self._estimator = build_pose_estimator(self.pose_backend, static_image_mode=True)
-        for attempt in range(2):
+
+        def key_frames() -> tuple[np.ndarray, np.ndarray, int]:
             total = reader.num_frames
             n_keys = min(total, max(MIN_POSE_FRAMES, 2 * self.data_cfg.num_frames))
             keys = np.unique(np.linspace(0, total - 1, n_keys).round().astype(int))
-            try:
-                frames = reader.get_frames(keys)
-                break
-            except FrameCountError:
-                if attempt:
-                    raise
-                # the index over-announced and the reader has recounted by decoding: pick the key frames again
+            return reader.get_frames(keys), keys, total
+
+        # the index may over-announce; then the reader recounts by decoding and the key frames are picked again
+        frames, keys, total = again_after_recount(key_frames)
         kp, sc = self._estimator.estimate(frames)
         # keypoints in the pixels of the full-size upright video, like a skeleton file's
         return interpolate_keyframes(reader.to_source_pixels(kp), sc, keys, total)
