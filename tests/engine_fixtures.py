@@ -82,6 +82,7 @@ trainer:
   log_every_n_steps: 1
   progress: false
   seed: 0
+  num_threads: 1   # the same in every process: matmul reductions differ between thread counts, bit-exact checks too
 eval: {{frame_sweep: [4, 8]}}
 {extra}"""
     )

@@ -76,10 +76,6 @@ def _state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-# slow: it passes alone (13 s) but failed twice inside the full default run this session (the resumed weights
-# differed from the uninterrupted run's); until the cause (state another test leaves in the process) is found,
-# it runs with `make test-slow`
-@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(tiny):
     """Kill a training process after an epoch (SIGKILL), resume with --resume last: same weights and metrics
     as a run that was never interrupted."""
