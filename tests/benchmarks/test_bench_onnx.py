@@ -37,3 +37,11 @@ def test_onnx_suite_dry_run(tmp_path):
     assert set(pose["input"]) == {"pose"} and pose["input"]["pose"] == [1, 4, 13, 3]
     assert set(payload["results"][0]["input"]) == {"video", "pose"}
     assert payload["machine"]["torch_threads"] == 1 and payload["threads"] == 1
+
+    from benchmarks.suites.summary import update_project_readme, write_summary
+
+    text = write_summary(tmp_path, tmp_path / "README.md").read_text()
+    assert "## ONNX Runtime vs PyTorch eager" in text and "onnx/onnx.png" in text and "tiny-mini" in text
+    project = tmp_path / "PROJECT.md"
+    project.write_text("<!-- bench:start -->\n<!-- bench:end -->\n")
+    assert update_project_readme(tmp_path, project) and "tiny-mini" not in project.read_text()  # the Deploy section
