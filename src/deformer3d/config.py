@@ -117,6 +117,10 @@ class DataConfig:
     # "given" = the source's joint scores; "present" = 1 for every joint of a person seen in that frame: annotated
     # visibility (Penn Action) and an estimator's confidences (MediaPipe) mean different things, presence does not
     joint_scores: str = "given"
+    # which joints are called left: "given" = the source's names; "image" = per person and clip, the side whose
+    # shoulders and hips lie on the image's left (datasets and estimators disagree on "left" for a person facing
+    # the camera; Penn Action's annotators mix both conventions)
+    side_names: str = "given"
     # RGB crops around the person's box from the skeleton (PoseC3D-style) instead of the frame centre:
     # "auto" = when the clip has a skeleton and the model uses frames; "on" | "off"
     person_crop: str = "auto"
@@ -324,6 +328,7 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("data.val_fraction", lambda v: 0 <= v < 1, "in [0, 1): the fraction of the training split held out"),
         ("data.pose_norm", *one_of("frame", "person")),
         ("data.joint_scores", *one_of("given", "present")),
+        ("data.side_names", *one_of("given", "image")),
         ("data.person_crop", *one_of("auto", "on", "off")),
         ("data.person_crop_margin", lambda v: v >= 1, ">= 1 (the box holds the whole person)"),
         ("data.window_seconds", *at_least(0)),

@@ -10,6 +10,7 @@ from deformer3d.data.pose_transforms import (
     SkeletonAugment,
     augment_skeleton,
     crop_box_around,
+    name_sides_by_image,
     person_box,
     person_coordinates_in,
     temporal_crop,
@@ -113,3 +114,63 @@ def test_swap_sides_renames_left_and_right_without_mirroring():
     np.testing.assert_allclose(out, uv[..., flip, :], atol=1e-6)  # joint 1 is now where joint 2 was, x unchanged
     same, _ = augment_skeleton(uv, s, SkeletonAugment(swap_sides=0.0), np.random.default_rng(0), flip_index=flip)
     np.testing.assert_allclose(same, uv, atol=1e-6)
+
+
+PENN_FLIP = np.array([0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11])
+PENN_TORSO = [(1, 2), (7, 8)]  # shoulders, hips
+
+
+def _frontal(t: int = 12, facing_camera: bool = True):
+    """A Penn-13 person facing the camera (anatomical names: their left shoulder on the image's right) or facing
+    away; one hip missing in every other frame. (1, T, 13, 2), (1, T, 13)."""
+    x = {"l": 120.0, "r": 80.0} if facing_camera else {"l": 80.0, "r": 120.0}
+    kp = np.zeros((1, t, 13, 2), np.float32)
+    kp[..., 0, :] = (100, 20)
+    for j, side, y in [(1, "l", 40), (2, "r", 40), (3, "l", 60), (4, "r", 60), (5, "l", 80), (6, "r", 80),
+                       (7, "l", 90), (8, "r", 90), (9, "l", 120), (10, "r", 120), (11, "l", 150), (12, "r", 150)]:
+        kp[..., j, :] = (x[side], y)
+    kp[..., 1::2, :] += np.random.default_rng(0).normal(0, 2, (t, 6, 2)).astype(np.float32)[None]
+    sc = np.ones(kp.shape[:3], np.float32)
+    sc[:, ::2, 7] = 0
+    return kp, sc
+
+
+def test_name_sides_by_image_makes_left_the_image_left_without_moving_a_joint():
+    kp, sc = _frontal(facing_camera=True)
+    out, s = name_sides_by_image(kp, sc, PENN_FLIP, PENN_TORSO)
+    assert (out[..., 1, 0] < out[..., 2, 0]).all() and (out[..., 7, 0] < out[..., 8, 0]).all()
+    np.testing.assert_array_equal(out, kp[..., PENN_FLIP, :])  # renamed, not mirrored
+    np.testing.assert_array_equal(s, sc[..., PENN_FLIP])  # the missing hip moved with its name
+    away, _ = _frontal(facing_camera=False)
+    same, _ = name_sides_by_image(away, sc, PENN_FLIP, PENN_TORSO)
+    np.testing.assert_array_equal(same, away)  # already named by the image: unchanged
+    # idempotent, and each person of a clip decides for itself
+    again, _ = name_sides_by_image(out, s, PENN_FLIP, PENN_TORSO)
+    np.testing.assert_array_equal(again, out)
+    two, _ = name_sides_by_image(np.concatenate([kp, away]), np.concatenate([sc, sc]), PENN_FLIP, PENN_TORSO)
+    np.testing.assert_array_equal(two[1], away[0])
+    np.testing.assert_array_equal(two[0], out[0])
+
+
+def test_name_sides_by_image_leaves_a_person_without_torso_alone():
+    kp, sc = _frontal()
+    sc[..., [1, 2, 7, 8]] = 0
+    out, _ = name_sides_by_image(kp, sc, PENN_FLIP, PENN_TORSO)
+    np.testing.assert_array_equal(out, kp)
+
+
+def test_side_names_image_gives_the_same_input_for_both_conventions(realdata):
+    """A Penn Action clip and the same clip with every left / right name swapped (the other annotation
+    convention) become the same model input once sides are named by the image."""
+    from deformer3d.data import load_clip
+    from deformer3d.data.formats.pennaction import read_mat
+
+    cfg = load_config("configs/pennaction_pose.yaml").data
+    cfg.side_names = "image"
+    m = read_mat(realdata / "pennaction" / "labels" / "0001.mat")
+    kp, sc = m["keypoints"], m["scores"]
+    a = load_clip("a", cfg, keypoints=kp, scores=sc, need_video=False, need_pose=True)["pose"]
+    b = load_clip("b", cfg, keypoints=kp[..., PENN_FLIP, :], scores=sc[..., PENN_FLIP], need_video=False,
+                  need_pose=True)["pose"]
+    assert a.shape[-2] == 13
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)

@@ -31,6 +31,7 @@ from deformer3d.data.pose_transforms import (
     SkeletonAugment,
     augment_skeleton,
     crop_box_around,
+    name_sides_by_image,
     person_box,
     person_coordinates_in,
     temporal_crop,
@@ -152,6 +153,8 @@ def build_views(
     if spec.need_pose:
         if cfg.joint_scores == "present":
             scores = np.repeat((scores > 0).any(-1, keepdims=True), scores.shape[-1], -1).astype(np.float32)
+        if cfg.side_names == "image":
+            keypoints, scores = name_sides_by_image(keypoints, scores, layout.flip_index, torso_pairs(layout))
         if cfg.pose_norm == "person":
             person = person_box(keypoints, scores, extent="median")
     crop = None
@@ -207,6 +210,11 @@ def width_pairs(layout: Layout) -> dict[str, tuple[int, int]]:
     """(left, right) hip and shoulder joints of a layout, for :func:`augment_skeleton`'s width changes."""
     return {part: (layout.index(f"left_{part}"), layout.index(f"right_{part}")) for part in ("hip", "shoulder")
             if f"left_{part}" in layout.joints and f"right_{part}" in layout.joints}
+
+
+def torso_pairs(layout: Layout) -> list[tuple[int, int]]:
+    """(left, right) shoulder and hip joints of a layout, the torso that votes in :func:`name_sides_by_image`."""
+    return list(width_pairs(layout).values())
 
 
 def _skeleton_augment(cfg: DataConfig) -> SkeletonAugment | None:

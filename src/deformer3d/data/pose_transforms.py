@@ -9,7 +9,8 @@ person-centric crop of RGB models (as PoseC3D crops around the skeleton).
 
 :func:`augment_skeleton` perturbs normalised skeletons the way estimated poses differ from annotations and the way
 people differ from each other: a random affine (rotation, anisotropic scale, shear, translation), per-joint jitter
-and dropped joints. Shapes follow pyskl: ``keypoints (M, T, V, 2)``, ``scores (M, T, V)``, 0 = missing.
+and dropped joints. :func:`name_sides_by_image` makes "left" mean the image's left, whatever a dataset's or an
+estimator's convention. Shapes follow pyskl: ``keypoints (M, T, V, 2)``, ``scores (M, T, V)``, 0 = missing.
 """
 
 from __future__ import annotations
@@ -87,6 +88,29 @@ def crop_box_around(box: Box, height: int, width: int, min_side: int = 1) -> tup
     left = int(round(min(max(cx - side / 2, 0), width - side)))
     top = int(round(min(max(cy - side / 2, 0), height - side)))
     return (left, top, side, side)
+
+
+def name_sides_by_image(
+    keypoints: np.ndarray, scores: np.ndarray, flip_index: np.ndarray, pairs: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rename left / right joints so that, per person and clip, the ``left_*`` torso joints lie on the image's left.
+
+    Datasets and estimators disagree on what "left" is when the person faces the camera (Penn Action's annotators
+    mix both conventions even within a class; MediaPipe and COCO name the person's own left), so a name carries
+    noise, not information; where the torso sits in the picture does not. ``pairs``: (left, right) joint indices
+    voted over (shoulders, hips); the vote is the median over frames of ``x_left - x_right`` where both are present.
+    ``keypoints (M, T, V, 2)``, ``scores (M, T, V)``; positions are never moved, only names swapped."""
+    kp, sc = np.array(keypoints), np.array(scores)
+    for m in range(kp.shape[0]):
+        votes = []
+        for a, b in pairs:
+            both = (sc[m, :, a] > 0) & (sc[m, :, b] > 0)
+            both &= np.isfinite(kp[m, :, a, 0]) & np.isfinite(kp[m, :, b, 0])
+            votes.append(kp[m, both, a, 0] - kp[m, both, b, 0])
+        d = np.concatenate(votes) if votes else np.zeros(0)
+        if d.size and np.median(d) > 0:
+            kp[m], sc[m] = kp[m][:, flip_index], sc[m][:, flip_index]
+    return kp, sc
 
 
 @dataclass

@@ -10,7 +10,7 @@ from deformer3d.config import DataConfig
 
 # what the test-time input path (load_clip) reads: the clip geometry, the joint layout, the test sampler
 PREPROCESSING_KEYS = ("num_frames", "image_size", "resize_short", "layout", "max_persons", "test_sampler",
-                      "frame_interval", "pose_norm", "joint_scores", "person_crop", "person_crop_margin",
+                      "frame_interval", "pose_norm", "joint_scores", "side_names", "person_crop", "person_crop_margin",
                       "window_seconds")
 
 
