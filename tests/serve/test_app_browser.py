@@ -129,7 +129,8 @@ def test_browser_bundled_model_on_a_real_pushup_video(served_bundled, realdata, 
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2600})
             page.goto(served_bundled, wait_until="domcontentloaded")
-            page.get_by_text("penn-action-pose").first.wait_for(timeout=120_000)
+            # the sidebar's summary of the selected model (the select box's own text is not in the page's text)
+            page.get_by_text("deformer3d (pose), 15 classes").first.wait_for(timeout=120_000)
             page.locator("input[type=file]").set_input_files(str(clip))
             page.get_by_text("Sampled frames and skeleton").wait_for(timeout=300_000)
             page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=300_000)

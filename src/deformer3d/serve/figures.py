@@ -174,12 +174,14 @@ def top_k_figure(top_k: list[tuple[str, float]]):
     return fig
 
 
-def explanation_figures(prediction, layout: str = "coco17", frames_cols: int = 8) -> dict[str, Any]:
+def explanation_figures(prediction, layout: str | None = None, frames_cols: int = 8) -> dict[str, Any]:
     """All figures for one :class:`deformer3d.serve.predictor.Prediction`, by name (``frames``, ``top_k`` and, when the
-    model explained itself, ``deformable`` + ``joints`` (deformer3d) or ``attention`` (timesformer / vivit))."""
+    model explained itself, ``deformable`` + ``joints`` (deformer3d) or ``attention`` (timesformer / vivit)).
+    ``layout``: the joint layout of the prediction's pose (default: the one the prediction states)."""
     from deformer3d.data.skeleton import get_layout
 
     p = prediction
+    layout = layout or getattr(p, "layout", "coco17")
     figs: dict[str, Any] = {"frames": frames_figure(p.frames, p.pose, p.frame_inds, layout, cols=frames_cols),
                             "top_k": top_k_figure(p.top_k)}
     e = p.explanations or {}
@@ -195,7 +197,7 @@ def explanation_figures(prediction, layout: str = "coco17", frames_cols: int = 8
     return figs
 
 
-def plot_explanation(prediction, path: str | Path, layout: str = "coco17") -> Path:
+def plot_explanation(prediction, path: str | Path, layout: str | None = None) -> Path:
     """One PNG with everything :func:`explanation_figures` draws, stacked (``predict --explain OUT.png``)."""
     import io
 

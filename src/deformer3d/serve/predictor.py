@@ -62,6 +62,7 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)
     windows: list[dict[str, Any]] | None = None  # long videos: each window's start, length and top class
     evidence: PoseEvidence | None = None  # where the skeleton came from and how much of it was found
+    layout: str = "coco17"  # the joint layout of ``pose`` (the model's): names and bones in the figures
 
     @property
     def warnings(self) -> list[str]:
@@ -235,6 +236,7 @@ class Predictor(ReadsAsItsModel):
             total_frames=int(meta.get("total_frames", total)),
             timings=timings,
             evidence=evidence,
+            layout=self.data_cfg.layout,
         )
 
     def _predict_windows(self, windows, keypoints, scores, pose_reader, source, video_name, total, top_k, timings,
@@ -279,6 +281,7 @@ class Predictor(ReadsAsItsModel):
             windows=[{"start_frame": int(s), "frames": int(n), "person_seen": round(float(f), 3), "used": bool(u),
                       "top": self.labels[int(p.argmax())], "probability": round(float(p.max()), 4)}
                      for (s, n), p, f, u in zip(windows, window_probs, seen, use, strict=True)],
+            layout=self.data_cfg.layout,
         )
 
     # ---- skeletons ------------------------------------------------------------------------------------------
