@@ -8,7 +8,9 @@ pipeline's: interpreter, torch, MediaPipe, decoding, the ring, the model) on a v
 ``realdata/wild`` played one after the other and looped to length (synthetic moving blocks without the real data).
 Models: the bundled Penn Action skeleton model (or, until it ships, the same architecture from
 ``configs/pennaction_pose.yaml`` with random weights: the cost does not depend on the weights) and the demo's
-RGB + pose model (``runs/demo/model``, or ``configs/synth_demo.yaml``'s architecture likewise).
+RGB + pose model (:func:`demo_model`: ``runs/demo/model`` or another ``runs/demo*/model``; without one,
+``configs/synth_demo.yaml``'s architecture likewise). The 1-minute load average at the start and end of each
+measurement is recorded with it (the CPU may be shared).
 """
 
 from __future__ import annotations
@@ -92,14 +94,26 @@ def model_folder(kind: str, root: Path) -> tuple[Path, str]:
             return bundled, f"bundled {DEFAULT_MODEL}"
         config = "configs/pennaction_pose.yaml"
     else:
-        demo = repo_root() / "runs" / "demo" / "model"
-        if (demo / "config.json").is_file():
-            return demo, "runs/demo/model"
+        demo = demo_model()
+        if demo is not None:
+            return demo, str(demo.relative_to(repo_root()) if demo.is_relative_to(repo_root()) else demo)
         config = "configs/synth_demo.yaml"
     out = root / f"{kind}_random"
     if not (out / "config.json").is_file():
         _export_random(repo_root() / config, out)
     return out, f"{config} architecture, random weights"
+
+
+def demo_model() -> Path | None:
+    """The demo's RGB + pose model: ``$DEFORMER3D_DEMO_MODEL``, else ``runs/demo/model`` (``make demo``), else the
+    newest ``runs/demo*/model`` (e.g. ``deformer3d demo --out runs/demo_small --clips 300 --epochs 2``: the same
+    architecture and preprocessing, so the same cost, with less training); None when there is none."""
+    explicit = os.environ.get("DEFORMER3D_DEMO_MODEL")
+    if explicit:
+        return Path(explicit)
+    runs = repo_root() / "runs"
+    found = [runs / "demo" / "model"] + sorted(runs.glob("demo*/model"), key=lambda p: -p.stat().st_mtime)
+    return next((p for p in found if (p / "config.json").is_file()), None)
 
 
 def _export_random(config: Path, out: Path) -> None:
@@ -119,6 +133,8 @@ def _export_random(config: Path, out: Path) -> None:
 # ---- one measurement (in its own process) -------------------------------------------------------------------------
 def measure_one(video: Path, model: Path) -> dict:
     """Run the timeline on ``video`` with ``model`` in this process -> throughput, stage times, peak RSS."""
+    import torch
+
     from deformer3d.serve.predictor import Predictor
     from deformer3d.serve.timeline import run_timeline as timeline_of
 
@@ -130,17 +146,20 @@ def measure_one(video: Path, model: Path) -> dict:
         "video_s": tl.duration, "wall_s": wall, "speed": tl.duration / wall, "windows": len(tl.windows[None].starts),
         "timings_s": tl.timings, "window_s": tl.plan.window_s, "frames_per_window": tl.plan.frames,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "torch_threads": torch.get_num_threads(),
     }
 
 
 def _child(video: Path, model: Path) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.suites.timeline", "--one", str(video), str(model)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    load_before = os.getloadavg()[0]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=repo_root(), env=env, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"timeline measurement failed ({done.returncode}): {done.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    # the CPU may be shared: how busy it was (1-minute load average) when the measurement started and ended
+    return json.loads(lines[-1]) | {"load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def run_timeline(out: Path, minutes: tuple[float, ...] = (1.0, 10.0)) -> dict:
@@ -156,7 +175,8 @@ def run_timeline(out: Path, minutes: tuple[float, ...] = (1.0, 10.0)) -> dict:
             results[f"{kind}_{m:g}min"] = r | {"model": origin}
             t = r["timings_s"]
             rows.append([kind, origin, f"{m:g} min", f"{r['speed']:.2f}x", f"{r['peak_rss_mib']:.0f}",
-                         f"{t['decode']:.0f} / {t['pose']:.0f} / {t['model']:.0f}", str(r["windows"])])
+                         f"{t['decode']:.0f} / {t['pose']:.0f} / {t['model']:.0f}", str(r["windows"]),
+                         " -> ".join(f"{x:.1f}" for x in r["load_1m"])])
     mem = [results[f"pose_{m:g}min"]["peak_rss_mib"] for m in minutes]
     growth = mem[-1] / mem[0] - 1
     verdict = (f"peak RSS {mem[-1]:.0f} MiB for {minutes[-1]:g} min vs {mem[0]:.0f} MiB for {minutes[0]:g} min: "
@@ -165,7 +185,7 @@ def run_timeline(out: Path, minutes: tuple[float, ...] = (1.0, 10.0)) -> dict:
     md = "\n\n".join([
         "# Timeline: memory and throughput", machine_line(info),
         markdown_table(["model", "weights", "video", "video s / wall s", "peak RSS MiB", "decode / pose / model s",
-                        "windows"], rows),
+                        "windows", "load avg (start -> end)"], rows),
         verdict + ". Each row is one `predict --timeline` in a fresh process (ru_maxrss: the whole process).",
     ])
     payload = {"machine": info, "results": results, "memory_growth": growth, "verdict": verdict}

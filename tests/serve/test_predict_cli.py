@@ -80,12 +80,15 @@ def test_interpolate_keyframes_fills_between_and_keeps_misses_missing():
     assert full_sc[0, :5, 0].tolist() == [1.0] * 5 and full_sc[0, 5:, 0].tolist() == [0.0] * 4
 
 
-@pytest.mark.slow  # ~30 s: five real clips incl. a 1080p AVI (decoded sequentially); one clip runs by default below
+@pytest.mark.slow  # ~1 min: ten real clips incl. a 1080p AVI (decoded sequentially); one clip runs by default below
 @pytest.mark.realdata
-def test_real_clips_rgb_pose_with_automatic_pose(models, realdata):
-    predictor = Predictor(models["rgb_pose"])
-    clips = sorted((realdata / "videos").iterdir())
-    assert len(clips) >= 5
+@pytest.mark.parametrize("kind", ["rgb_pose", "pose"])
+def test_real_clips_with_automatic_pose(models, realdata, kind):
+    """Every clip of videos/ and wild/ (phone, portrait, slow-motion, a timestamp glitch) opens and predicts, with
+    an RGB + pose model and a pose-only one (which needs a person found in every clip)."""
+    predictor = Predictor(models[kind])
+    clips = sorted((realdata / "videos").iterdir()) + sorted((realdata / "wild").iterdir())
+    assert len(clips) >= 10
     for clip in clips:
         result = predictor.predict(clip, top_k=5)
         probs = [p for _, p in result.top_k]
