@@ -259,6 +259,9 @@ def load_config(
         raise _explain(exc, str(path or "config")) from exc
     if not isinstance(cfg.model, dict) or "name" not in cfg.model:
         raise ConfigError(f"{path}: 'model.name' is required (deformer3d | timesformer | vivit)")
+    # YAML 1.1 reads a bare on / off (in a file or `data.person_crop=off`) as a boolean, which the str field got
+    # as "True" / "False"
+    cfg.data.person_crop = {"True": "on", "False": "off"}.get(cfg.data.person_crop, cfg.data.person_crop)
     check_values(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
     apply_clip_geometry(cfg, str(path or "config"), overridden=_override_keys(overrides or []))
     if check_hardware:

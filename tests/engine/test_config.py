@@ -46,3 +46,14 @@ def test_realdata_resolver(tmp_path, monkeypatch):
     p = write(tmp_path, "model: {name: deformer3d}\ndata: {root: '${realdata:}/pennaction'}\n")
     assert load_config(p).data.root == f"{tmp_path}/pennaction"
     assert realdata_root() == tmp_path
+
+
+def test_person_crop_on_and_off_survive_yaml_booleans(tmp_path):
+    """YAML 1.1 reads a bare on / off as a boolean: `data.person_crop=off` and `person_crop: on` still mean the
+    choices, in a file and on the command line."""
+    from deformer3d.config import load_config
+
+    assert load_config("configs/synth_demo.yaml", ["data.person_crop=off"]).data.person_crop == "off"
+    path = tmp_path / "c.yaml"
+    path.write_text("model: {name: deformer3d, preset: tiny}\ndata: {person_crop: on}\n")
+    assert load_config(path).data.person_crop == "on"

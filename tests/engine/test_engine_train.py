@@ -21,6 +21,15 @@ CLI = [sys.executable, "-m", "deformer3d.cli"]
 
 
 
+def test_the_evaluation_after_training_tests_the_checkpoint_eval_checkpoint_names(tiny):
+    """eval.checkpoint: last -> the test split is evaluated on last.ckpt (as `deformer3d test` would), so an export
+    of last.ckpt carries that report in its card."""
+    tmp, data = tiny
+    cfg = write_config(tmp / "exp.yaml", data, tmp / "run", epochs=1)
+    out = train_from_config(cfg, ["eval.checkpoint=last", "eval.frame_sweep=[]"])
+    assert Path(out["results"]["checkpoint"]).name == "last.ckpt"
+
+
 def test_train_writes_run_folder_and_report(tiny):
     tmp, data = tiny
     cfg = write_config(tmp / "exp.yaml", data, tmp / "run", epochs=2)

@@ -179,7 +179,12 @@ def train_from_config(
 
         from deformer3d.engine.evaluate import evaluate_checkpoint, print_summary
 
-        results = evaluate_checkpoint(cfg, best if best and best.is_file() else last, run_dir / "eval")
+        choice = cfg.eval.checkpoint  # what `deformer3d test` would pick: 'best' | 'last' | a path
+        if choice == "best":
+            target = best if best and best.is_file() else last
+        else:
+            target = last if choice == "last" else Path(choice)
+        results = evaluate_checkpoint(cfg, target, run_dir / "eval")
         print_summary(results, Console())
     return {"run_dir": run_dir, "best": best, "last": last, "results": results, "trainer": trainer}
 
