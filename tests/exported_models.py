@@ -26,3 +26,15 @@ def make_exported(out: Path, kind: str = "rgb_pose", seed: int = 0) -> Path:
     torch.manual_seed(seed)
     module = ActionModule(dict(MODELS[kind]), len(CLASSES), list(CLASSES), data_info=dict(DATA_INFO))
     return export_module(module, out)
+
+
+def write_noise_clip(path: Path, frames: int, height: int, width: int) -> Path:
+    """A clip of smooth noise (each random picture held for 4 frames, no person in it), written as MP4 at 10 fps."""
+    import numpy as np
+
+    from deformer3d.data.video import write_video
+
+    rng = np.random.default_rng(0)
+    pictures = np.repeat(rng.integers(0, 255, (frames // 4, height, width, 3), dtype=np.uint8), 4, axis=0)
+    write_video(path, pictures, fps=10)
+    return path

@@ -236,15 +236,9 @@ def test_push_to_hub_is_huggingface_hubs_own_path(folders, monkeypatch):
 @pytest.fixture(scope="module")
 def noise_clip(tmp_path_factory):
     """A 12-frame 80x96 clip of smooth noise (every kind reads it; the rgb_pose model sees no person, as allowed)."""
-    import numpy as np
+    from exported_models import write_noise_clip
 
-    from deformer3d.data.video import write_video
-
-    rng = np.random.default_rng(0)
-    frames = np.repeat(rng.integers(0, 255, (3, 80, 96, 3), dtype=np.uint8), 4, axis=0)
-    path = tmp_path_factory.mktemp("clip") / "noise.mp4"
-    write_video(path, frames, fps=10)
-    return path
+    return write_noise_clip(tmp_path_factory.mktemp("clip") / "noise.mp4", 12, 80, 96)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -13,7 +13,7 @@ from deformer3d.data.video import write_video
 from deformer3d.errors import UserError
 from deformer3d.serve.evidence import LOW_EVIDENCE
 from deformer3d.serve.predictor import Predictor, interpolate_keyframes
-from exported_models import make_exported
+from exported_models import make_exported, write_noise_clip
 
 runner = CliRunner()
 
@@ -27,11 +27,7 @@ def models(tmp_path_factory):
 @pytest.fixture(scope="module")
 def noise_clip(tmp_path_factory):
     """A 20-frame 96x128 clip of smooth noise (no person in it)."""
-    rng = np.random.default_rng(0)
-    frames = np.repeat(rng.integers(0, 255, (5, 96, 128, 3), dtype=np.uint8), 4, axis=0)
-    path = tmp_path_factory.mktemp("clips") / "noise.mp4"
-    write_video(path, frames, fps=10)
-    return path
+    return write_noise_clip(tmp_path_factory.mktemp("clips") / "noise.mp4", 20, 96, 128)
 
 
 @pytest.mark.parametrize("kind", ["timesformer", "vivit", "pose", "rgb_pose"])
