@@ -177,14 +177,11 @@ def train_from_config(
     if evaluate and trainer.is_global_zero:
         from rich.console import Console
 
-        from deformer3d.engine.evaluate import evaluate_checkpoint, print_summary
+        from deformer3d.engine.evaluate import evaluate_checkpoint, print_summary, resolve_checkpoint
 
-        choice = cfg.eval.checkpoint  # what `deformer3d test` would pick: 'best' | 'last' | a path
-        if choice == "best":
-            target = best if best and best.is_file() else last
-        else:
-            target = last if choice == "last" else Path(choice)
-        results = evaluate_checkpoint(cfg, target, run_dir / "eval")
+        # what `deformer3d test` would pick; a run that never validated has no best.ckpt
+        choice = "last" if cfg.eval.checkpoint == "best" and not (best and best.is_file()) else None
+        results = evaluate_checkpoint(cfg, resolve_checkpoint(cfg, choice), run_dir / "eval")
         print_summary(results, Console())
     return {"run_dir": run_dir, "best": best, "last": last, "results": results, "trainer": trainer}
 

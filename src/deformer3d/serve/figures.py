@@ -181,7 +181,7 @@ def explanation_figures(prediction, layout: str | None = None, frames_cols: int 
     from deformer3d.data.skeleton import get_layout
 
     p = prediction
-    layout = layout or getattr(p, "layout", "coco17")
+    layout = layout or p.layout
     figs: dict[str, Any] = {"frames": frames_figure(p.frames, p.pose, p.frame_inds, layout, cols=frames_cols),
                             "top_k": top_k_figure(p.top_k)}
     e = p.explanations or {}
