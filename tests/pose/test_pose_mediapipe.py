@@ -95,3 +95,22 @@ def test_joints_within_20_percent_of_box_on_real_ground_truth(realdata, static_e
     pck = correct / total
     print(f"pose_gt PCK@0.2(box): {pck:.3f} ({correct}/{total} joints, {detected}/{images} images)")
     assert pck >= 0.90
+
+
+@pytest.mark.realdata
+def test_video_session_tracks_across_chunks_like_one_clip(realdata):
+    """Chunks of one video through a session give exactly what the same frames give as one clip (one graph, the
+    person tracked across the chunk boundary), and a closed session says so instead of starting a new graph."""
+    from deformer3d.data.video import VideoReader
+
+    with VideoReader(realdata / "wild" / "squat.mp4") as reader:
+        frames = reader.get_frames(np.arange(0, 48, 2))  # (24, H, W, 3)
+    with build_pose_estimator("mediapipe") as est:
+        whole_kp, whole_sc = est.estimate(frames)
+        with est.video_session() as session:
+            parts = [session.estimate(frames[:10]), session.estimate(frames[10:])]
+        with pytest.raises(UserError, match="closed"):
+            session.estimate(frames[:1])
+    assert (whole_sc > 0.5).mean() > 0.5  # the person is found
+    np.testing.assert_array_equal(np.concatenate([k for k, _ in parts], axis=1), whole_kp)
+    np.testing.assert_array_equal(np.concatenate([s for _, s in parts], axis=1), whole_sc)

@@ -42,10 +42,39 @@ class PoseEstimator(ABC):
             raise ModelInputError(f"{self.name} pose: no frames given")
         return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
 
+    def video_session(self) -> VideoSession:
+        """A session for consecutive chunks of one video or stream: what the backend tracks over time (the
+        person's region, a smoothing filter) carries from one chunk to the next, and its setup is paid once.
+        Close it (or use it as a context manager) at the end of the video."""
+        return VideoSession(self)
+
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources."""
 
     def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoSession:
+    """Consecutive chunks of one video through an estimator (:meth:`PoseEstimator.video_session`).
+
+    ``estimate(chunk)``: ``chunk (t, H, W, 3) uint8`` -> ``keypoints (M, t, 17, 2)``, ``scores (M, t, 17)``, as
+    :meth:`PoseEstimator.estimate`. This default keeps no state: each chunk is estimated on its own; backends that
+    track override it."""
+
+    def __init__(self, estimator: PoseEstimator):
+        self.estimator = estimator
+
+    def estimate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.estimator.estimate(frames)
+
+    def close(self) -> None:  # noqa: B027 - optional for sessions without resources
+        """End the video: release what the session holds (the estimator stays usable)."""
+
+    def __enter__(self) -> VideoSession:
         return self
 
     def __exit__(self, *exc) -> None:

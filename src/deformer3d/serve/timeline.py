@@ -46,7 +46,7 @@ from deformer3d.serve.segments import Segment, to_segments
 # sampler spreads its frames over the whole clip (equidistant) and so does not say how long a clip is.
 DEFAULT_WINDOW_S = 2.0
 WORK_SHORT_SIDE = 360  # frames are downscaled to this short side: enough for pose and for the models' crops
-POSE_CHUNK = 16  # grid frames per pose call: one MediaPipe graph per chunk, tracking inside it
+POSE_CHUNK = 16  # grid frames per pose call (one video session tracks the person across chunks)
 MIN_PRESENCE = 0.5  # a tracked person gets a window's label when present in at least this share of its frames
 
 Poses = dict[int, tuple[np.ndarray, np.ndarray]]  # track id -> (keypoints (V, 2) pixels, scores (V,))
@@ -101,17 +101,20 @@ class PoseSource(Protocol):
 
 
 class MainPersonPoses:
-    """The single-person estimator (MediaPipe) on whole frames: one track, id 0."""
+    """The single-person estimator (MediaPipe) on whole frames: one track, id 0. The chunks of one video or stream
+    go through one video session, so the person is tracked across chunk boundaries."""
 
     def __init__(self, estimator):
         self.estimator = estimator
         self.layout = getattr(estimator, "layout", "coco17")
+        self.session = estimator.video_session()
 
     def process(self, images: list[np.ndarray]) -> list[Poses]:
-        kp, sc = self.estimator.estimate(np.stack(images))  # (1, T, V, 2), (1, T, V)
+        kp, sc = self.session.estimate(np.stack(images))  # (1, T, V, 2), (1, T, V)
         return [{0: (kp[0, t], sc[0, t])} if sc[0, t].max() > 0 else {} for t in range(len(images))]
 
     def close(self) -> None:
+        self.session.close()
         self.estimator.close()
 
 
