@@ -126,3 +126,13 @@ def test_bad_videos_exit_with_a_clear_message(models, tmp_path, case):
     expected = {"one_frame": "has 1 frame", "empty": "is empty (0 bytes)", "corrupt": "cannot open as a video", "missing": "not found"}[case]
     assert expected in out
     assert "Traceback" not in res.output
+
+
+@pytest.mark.realdata
+def test_cli_says_a_long_video_is_a_mean_of_windows(realdata):
+    """The bundled model (2 s windows) on a 20 s video looks through several windows: the table's footer says so
+    (and how many were used) instead of listing one window's frames as if they were the whole prediction's."""
+    res = runner.invoke(app, ["predict", str(realdata / "wild" / "pullup.mp4")])
+    assert res.exit_code == 0, res.output
+    footer = " ".join(res.stdout.split())
+    assert "windows (" in footer and "shown: the surest window" in footer, footer

@@ -484,8 +484,12 @@ def predict_cli(
     console = Console()
     console.print(table)
     t = result.timings
-    console.print(f"frames {list(map(int, result.frame_inds))} of {result.total_frames}; "
-                  + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()))
+    frames = f"frames {list(map(int, result.frame_inds))} of {result.total_frames}"
+    if result.windows:  # a long video: the probabilities are the mean over windows; the frames are one window's
+        used = [w for w in result.windows if w["used"]]
+        frames = (f"mean of {len(used)} of {len(result.windows)} windows ({result.windows[0]['frames']} video frames "
+                  f"each; windows without a person left out); shown: the surest window, {frames}")
+    console.print(f"{frames}; " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()))
     if explain is not None:
         console.print(f"explanation figure: {explain}")
     return result
