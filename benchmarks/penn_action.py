@@ -5,6 +5,8 @@
     python -m benchmarks.penn_action wild [--model FOLDER]
         `deformer3d predict` (MediaPipe poses, the predictor's windows) on the development clips
         (realdata wild/*.mp4 + videos/stgcn_clean_and_jerk.mp4): top-5 and timings per clip -> wild.{json,md}
+    python -m benchmarks.penn_action ensemble RUN_DIR RUN_DIR ...
+        the mean softmax of several runs on the test split, beside each run's own figures -> ensemble.{json,md}
     python -m benchmarks.penn_action ship RUN_DIR
         export RUN_DIR's last checkpoint into src/deformer3d/pretrained/penn-action-pose, record its evaluation
         (test split, per class; the development clips) in config.json and write the model card
@@ -143,8 +145,9 @@ def half_weights(path: Path) -> None:
     save_file({k: v.half() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}, str(path))
 
 
-def evaluate_folder(folder: Path, clips: int = 5) -> dict:
-    """Test-split accuracy of a Penn Action model folder through its own preprocessing, ``clips`` x 2 views."""
+def test_probs(folder: Path, clips: int = 5):
+    """Softmax over the Penn Action test split of a model folder through its own preprocessing, ``clips`` x 2
+    views averaged -> ``(probs (N, K), labels (N,), class names)``."""
     import torch
 
     from deformer3d.data import build_dataset
@@ -163,12 +166,45 @@ def evaluate_folder(folder: Path, clips: int = 5) -> dict:
             probs = model(pose=views.flatten(0, 1)).logits.softmax(-1).unflatten(0, views.shape[:2]).mean(1)
             preds.append(probs)
             labels.append(batch["label"])
-    probs, y = torch.cat(preds), torch.cat(labels)
+    return torch.cat(preds), torch.cat(labels), ds.class_names
+
+
+def accuracy(probs, y, class_names: list[str]) -> dict:
+    """Top-1, mean-class, top-5 and per-class accuracy (%) of ``probs (N, K)`` against ``y (N,)``."""
     top1 = (probs.argmax(-1) == y).float()
-    per_class = {name: 100 * float(top1[y == k].mean()) for k, name in enumerate(ds.class_names)}
-    top5 = (probs.topk(5, -1).indices == y[:, None]).any(-1).float().mean()
+    per_class = {name: 100 * float(top1[y == k].mean()) for k, name in enumerate(class_names)}
+    top5 = (probs.topk(min(5, probs.shape[-1]), -1).indices == y[:, None]).any(-1).float().mean()
     return {"top1": round(100 * float(top1.mean()), 2), "mean_class": round(sum(per_class.values()) / len(per_class), 2),
             "top5": round(100 * float(top5), 2), "per_class": {k: round(v, 1) for k, v in per_class.items()}}
+
+
+def evaluate_folder(folder: Path, clips: int = 5) -> dict:
+    """Test-split accuracy of a Penn Action model folder through its own preprocessing, ``clips`` x 2 views."""
+    return accuracy(*test_probs(folder, clips))
+
+
+@app.command()
+def ensemble(run_dirs: list[Path], clips: int = 5) -> None:
+    """The mean softmax of several runs' last checkpoints on the test split (reported beside the single models,
+    never instead of them) -> ensemble.{json,md}."""
+    from deformer3d.engine.export import export_checkpoint
+
+    probs, members = [], []
+    for run in run_dirs:
+        folder = run / "export_last"
+        if not (folder / "config.json").is_file():
+            export_checkpoint(run / "checkpoints" / "last.ckpt", folder)
+        p, y, names = test_probs(folder, clips)
+        probs.append(p)
+        members.append({"run": str(run), **{k: v for k, v in accuracy(p, y, names).items() if k != "per_class"}})
+    result = {"members": members, "ensemble": accuracy(sum(probs) / len(probs), y, names), "clips": clips}
+    _out("ensemble.json").write_text(json.dumps(result, indent=2))
+    lines = ["| model | test top-1 | mean-class | top-5 |", "|---|---:|---:|---:|"]
+    lines += [f"| {m['run']} | {m['top1']:.2f} | {m['mean_class']:.2f} | {m['top5']:.2f} |" for m in members]
+    e = result["ensemble"]
+    lines.append(f"| **mean softmax of the {len(members)}** | **{e['top1']:.2f}** | {e['mean_class']:.2f} | {e['top5']:.2f} |")
+    _out("ensemble.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def penn_card_section(folder: Path) -> str:

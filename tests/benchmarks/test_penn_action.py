@@ -1,0 +1,28 @@
+"""benchmarks.penn_action: the accuracy figures it reports (the runs themselves need the real data and an hour)."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.penn_action import accuracy
+
+
+def test_accuracy_top1_mean_class_top5_and_per_class():
+    # 3 classes x 6 samples; class 0 has 4 samples (3 right), class 1 one (right), class 2 one (wrong, 2nd best)
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1],
+                          [0.1, 0.8, 0.1], [0.5, 0.1, 0.4]])
+    y = torch.tensor([0, 0, 0, 0, 1, 2])
+    got = accuracy(probs, y, ["a", "b", "c"])
+    assert got["top1"] == round(100 * 4 / 6, 2)
+    assert got["per_class"] == {"a": 75.0, "b": 100.0, "c": 0.0}
+    assert got["mean_class"] == round((75 + 100 + 0) / 3, 2)
+    assert got["top5"] == 100.0  # 3 classes: every label is within the top 5
+
+
+def test_an_ensemble_of_two_is_the_mean_of_their_softmax():
+    a = torch.tensor([[0.9, 0.1], [0.4, 0.6]])
+    b = torch.tensor([[0.2, 0.8], [0.3, 0.7]])
+    y = torch.tensor([1, 1])
+    assert accuracy(a, y, ["x", "y"])["top1"] == 50.0
+    assert accuracy((a + b) / 2, y, ["x", "y"])["top1"] == 50.0  # sample 0: 0.55 vs 0.45 -> still class 0
+    assert accuracy((a + 2 * b) / 3, y, ["x", "y"])["top1"] == 100.0
