@@ -7,6 +7,7 @@ that wrote the file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -381,6 +382,8 @@ def _jsonable(obj: Any) -> Any:
         return None
     if isinstance(obj, Path):
         return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # configs nested in a payload (data.pose_augment)
+        return _jsonable(dataclasses.asdict(obj))
     return obj
 
 

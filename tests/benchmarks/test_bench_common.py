@@ -125,3 +125,14 @@ def test_random_clip_is_what_the_model_reads_and_seeded():
     assert all((clip[k] == again[k]).all() for k in clip)
     assert list(random_clip(SimpleNamespace(uses_video=False, uses_pose=True), 1, 4, 8, 13)) == ["pose"]
     assert list(random_clip(object(), 1, 4, 8, 13)) == ["video"]  # a model that states nothing reads video
+
+
+def test_results_hold_nested_configs(tmp_path):
+    """A suite's payload may carry the data config it measured (with nested dataclasses such as
+    data.pose_augment): results.json holds them as plain objects instead of the suite dying after its run."""
+    from deformer3d.config import DataConfig
+
+    cfg = DataConfig()
+    jpath, _ = write_results(tmp_path / "s", {"data": cfg}, "x")
+    data = json.loads(jpath.read_text())
+    assert data["data"]["pose_augment"]["rotate"] == cfg.pose_augment.rotate
