@@ -170,12 +170,14 @@ def test_probs(folder: Path, clips: int = 5):
 
 
 def accuracy(probs, y, class_names: list[str]) -> dict:
-    """Top-1, mean-class, top-5 and per-class accuracy (%) of ``probs (N, K)`` against ``y (N,)``."""
-    top1 = (probs.argmax(-1) == y).float()
-    per_class = {name: 100 * float(top1[y == k].mean()) for k, name in enumerate(class_names)}
-    top5 = (probs.topk(min(5, probs.shape[-1]), -1).indices == y[:, None]).any(-1).float().mean()
-    return {"top1": round(100 * float(top1.mean()), 2), "mean_class": round(sum(per_class.values()) / len(per_class), 2),
-            "top5": round(100 * float(top5), 2), "per_class": {k: round(v, 1) for k, v in per_class.items()}}
+    """Top-1, mean-class, top-5 and per-class accuracy (%) of ``probs (N, K)`` against ``y (N,)``, by the metrics
+    ``deformer3d test`` reports, rounded for the tables."""
+    from deformer3d.engine.evaluate import classification_metrics, per_class_rows
+
+    m = classification_metrics(probs, y, len(class_names))
+    rows = per_class_rows(m["confusion"], class_names)
+    return {"top1": round(m["top1"], 2), "mean_class": round(m["mean_class"], 2), "top5": round(m["top5"], 2),
+            "per_class": {r["class"]: round(r["accuracy"], 1) for r in rows}}
 
 
 def evaluate_folder(folder: Path, clips: int = 5) -> dict:

@@ -35,9 +35,10 @@ class PoseEstimator(ABC):
 
     def estimate_chunks(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`estimate` over the concatenation of ``chunks`` (each ``(t, H, W, 3)``), so a long video is
-        never held in memory whole. Backends that track over time override this to keep their state across
-        chunks; this default estimates each chunk separately."""
-        parts = [self.estimate(chunk) for chunk in chunks]
+        never held in memory whole: one fresh :meth:`video_session` per call (what a backend tracks carries across
+        the chunks, never over from a previous clip)."""
+        with self.video_session() as session:
+            parts = [session.estimate(chunk) for chunk in chunks]
         if not parts:
             raise ModelInputError(f"{self.name} pose: no frames given")
         return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)

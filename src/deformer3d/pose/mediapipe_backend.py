@@ -12,12 +12,11 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Iterable
 
 import numpy as np
 
 from deformer3d.data.skeleton import mediapipe_to_coco
-from deformer3d.errors import ModelInputError, UserError
+from deformer3d.errors import UserError
 from deformer3d.pose.base import NUM_JOINTS, PoseEstimator, VideoSession, check_frames
 
 MODEL_COMPLEXITY = 1  # the only model inside the 0.10.21 wheel
@@ -136,14 +135,6 @@ class MediaPipePoseEstimator(PoseEstimator):
         Score = BlazePose landmark visibility; 0 (and coordinates 0) where no person was found.
         """
         return self.estimate_chunks([frames])
-
-    def estimate_chunks(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        # one fresh session per clip: the video-mode tracker must not carry a person over from the previous clip
-        with self.video_session() as session:
-            parts = [session.estimate(chunk) for chunk in chunks]
-        if not parts:
-            raise ModelInputError("mediapipe pose: no frames given")
-        return np.concatenate([k for k, _ in parts], axis=1), np.concatenate([c for _, c in parts], axis=1)
 
     def video_session(self) -> MediaPipeVideoSession:
         return MediaPipeVideoSession(self)
