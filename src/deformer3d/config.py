@@ -170,6 +170,9 @@ class TrainerConfig:
     compile: bool = False
     progress: bool = True
     num_threads: int = 0  # torch CPU threads of the training process (0 = torch's default, one per core)
+    # the checkpoints hold the uniform mean of the weights at the end of each epoch from this one (0-based) on,
+    # an ensemble's smoothing at one model's cost (SWA's averaging on the recipe's own schedule); -1 = off
+    average_from_epoch: int = -1
 
 
 @dataclass
@@ -370,6 +373,7 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("trainer.limit_val_batches", _is_batch_limit, "a fraction in (0, 1] or a whole number of batches"),
         ("trainer.accumulate_grad_batches", *at_least(1)),
         ("trainer.num_threads", lambda v: v >= 0, ">= 0 (0 = torch's default)"),
+        ("trainer.average_from_epoch", lambda v: v >= -1, ">= -1 (-1 = the last weights, no averaging)"),
         ("eval.checkpoint", lambda v: bool(str(v).strip()), "best | last | a checkpoint path"),
         ("eval.clips", *at_least(1)),
         ("eval.crops", *one_of(1, 3)),

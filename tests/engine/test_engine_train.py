@@ -135,3 +135,27 @@ def test_killed_run_resumes_to_the_same_result(tiny):
         assert a["step"] == b["step"]
         assert a["val/top1"] == b["val/top1"] and a["val/loss"] == b["val/loss"]
         assert a["train/loss"] == b["train/loss"]
+
+
+def test_average_from_epoch_checkpoints_the_mean_without_changing_training(tiny):
+    """trainer.average_from_epoch=1 over 3 epochs: the running weights are those of a plain run (bit-exact), the
+    checkpoint's weights are the mean of 2 epoch ends (not the last weights), and an average that would hold no
+    epoch is refused with the key's name."""
+    import pytest
+
+    from deformer3d.config import ConfigError
+
+    tmp, data = tiny
+    ref_cfg = write_config(tmp / "ref.yaml", data, tmp / "ref", epochs=3)
+    train_from_config(ref_cfg, [], evaluate=False)
+    cfg = write_config(tmp / "avg.yaml", data, tmp / "avg", epochs=3)
+    train_from_config(cfg, ["trainer.average_from_epoch=1"], evaluate=False)
+    ref = _state(tmp / "ref" / "checkpoints" / "last.ckpt")
+    ckpt = torch.load(tmp / "avg" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert int(ckpt["averaging_state"]["n_averaged"]) == 2
+    assert ckpt["state_dict"].keys() == ref.keys()
+    for k in ref:
+        assert torch.equal(ckpt["current_model_state"][k], ref[k]), k
+    assert any(not torch.equal(ckpt["state_dict"][k], ref[k]) for k in ref if ref[k].is_floating_point())
+    with pytest.raises(ConfigError, match="trainer.average_from_epoch=3"):
+        train_from_config(cfg, ["trainer.average_from_epoch=3"], evaluate=False)

@@ -24,10 +24,16 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import (
+    Callback,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    RichProgressBar,
+    WeightAveraging,
+)
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from deformer3d.config import ExperimentConfig, load_config, save_config
+from deformer3d.config import ConfigError, ExperimentConfig, load_config, save_config
 from deformer3d.engine.checkpoint import (
     CheckpointError,
     SafeCheckpointIO,
@@ -69,6 +75,19 @@ class History(Callback):
             os.replace(tmp, self.path)
 
 
+class EpochAverage(WeightAveraging):
+    """The uniform mean of the weights at the end of each epoch from ``start_epoch`` on (``trainer.average_from_epoch``).
+    Validation and the checkpoints see the mean (the running weights ride along in the checkpoint, so ``--resume``
+    continues both); after the last epoch the model holds it."""
+
+    def __init__(self, start_epoch: int) -> None:
+        super().__init__(use_buffers=True)
+        self.start_epoch = start_epoch
+
+    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
+        return epoch_idx is not None and epoch_idx >= self.start_epoch
+
+
 def resolve_resume(resume: str | Path | None, ckpt_dir: Path) -> Path | None:
     if resume is None or str(resume) == "":
         return None
@@ -102,6 +121,13 @@ def build_trainer(cfg: ExperimentConfig, run_dir: Path, *, max_steps: int = -1) 
         enable_version_counter=False,
     )
     callbacks: list[Callback] = [best, last, LearningRateMonitor("step"), History(run_dir / "history.json")]
+    if t.average_from_epoch >= 0:
+        if t.max_epochs != -1 and t.average_from_epoch >= t.max_epochs:
+            raise ConfigError(
+                f"trainer.average_from_epoch={t.average_from_epoch} averages nothing: training ends after epoch "
+                f"{t.max_epochs - 1} (trainer.max_epochs={t.max_epochs}); use a smaller epoch or -1 (off)"
+            )
+        callbacks.append(EpochAverage(t.average_from_epoch))
     if t.progress:
         callbacks.append(RichProgressBar(leave=True))
     return L.Trainer(
