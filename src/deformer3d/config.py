@@ -416,6 +416,13 @@ def check_values(cfg: ExperimentConfig, source: str, overridden: dict[str, str] 
     for stage in ("train", "val", "test"):
         if not str(cfg.data.splits.get(stage, stage)).strip():
             raise ConfigError(f"{source}: data.splits.{stage} is empty; name the annotation's split for {stage}")
+    t = cfg.trainer
+    if t.max_epochs != -1 and t.average_from_epoch >= t.max_epochs:
+        raise ConfigError(
+            f"{_where('trainer.average_from_epoch', source, overridden)}: trainer.average_from_epoch="
+            f"{t.average_from_epoch} averages nothing: training ends after epoch {t.max_epochs - 1} "
+            f"(trainer.max_epochs={t.max_epochs}); use a smaller epoch or -1 (off)"
+        )
 
 
 # --------------------------------------------------------------------------- clip geometry

@@ -10,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
-from deformer3d.config import load_config
+from deformer3d.config import ConfigError, load_config
 from deformer3d.engine.datamodule import ActionDataModule, carve_validation
 from deformer3d.engine.train import train_from_config
 from engine_fixtures import CLASSES, write_config
@@ -141,10 +142,6 @@ def test_average_from_epoch_checkpoints_the_mean_without_changing_training(tiny)
     """trainer.average_from_epoch=1 over 3 epochs: the running weights are those of a plain run (bit-exact), the
     checkpoint's weights are the mean of 2 epoch ends (not the last weights), and an average that would hold no
     epoch is refused with the key's name."""
-    import pytest
-
-    from deformer3d.config import ConfigError
-
     tmp, data = tiny
     ref_cfg = write_config(tmp / "ref.yaml", data, tmp / "ref", epochs=3)
     train_from_config(ref_cfg, [], evaluate=False)
@@ -157,5 +154,6 @@ def test_average_from_epoch_checkpoints_the_mean_without_changing_training(tiny)
     for k in ref:
         assert torch.equal(ckpt["current_model_state"][k], ref[k]), k
     assert any(not torch.equal(ckpt["state_dict"][k], ref[k]) for k in ref if ref[k].is_floating_point())
-    with pytest.raises(ConfigError, match="trainer.average_from_epoch=3"):
+    refusal = r"override 'trainer.average_from_epoch=3'\): trainer.average_from_epoch=3 averages nothing"
+    with pytest.raises(ConfigError, match=refusal):
         train_from_config(cfg, ["trainer.average_from_epoch=3"], evaluate=False)

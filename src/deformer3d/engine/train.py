@@ -33,7 +33,7 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from deformer3d.config import ConfigError, ExperimentConfig, load_config, save_config
+from deformer3d.config import ExperimentConfig, load_config, save_config
 from deformer3d.engine.checkpoint import (
     CheckpointError,
     SafeCheckpointIO,
@@ -122,11 +122,6 @@ def build_trainer(cfg: ExperimentConfig, run_dir: Path, *, max_steps: int = -1) 
     )
     callbacks: list[Callback] = [best, last, LearningRateMonitor("step"), History(run_dir / "history.json")]
     if t.average_from_epoch >= 0:
-        if t.max_epochs != -1 and t.average_from_epoch >= t.max_epochs:
-            raise ConfigError(
-                f"trainer.average_from_epoch={t.average_from_epoch} averages nothing: training ends after epoch "
-                f"{t.max_epochs - 1} (trainer.max_epochs={t.max_epochs}); use a smaller epoch or -1 (off)"
-            )
         callbacks.append(EpochAverage(t.average_from_epoch))
     if t.progress:
         callbacks.append(RichProgressBar(leave=True))
