@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from deformer3d.config import ConfigError
 from deformer3d.errors import ModelInputError
 from deformer3d.models import Deformer3D, Deformer3DConfig, build_model
 
@@ -234,3 +235,25 @@ def test_pose_coordinates_make_rgb_pose_tokens_see_where_joints_are():
     moved_inputs["pose"][:, :, 5, :2] = torch.rand_like(moved_inputs["pose"][:, :, 5, :2])
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, model(**moved_inputs).logits)
+
+
+def test_rgb_pose_coordinate_embedding_reads_the_pose_features():
+    from deformer3d.models.tokens import HeatmapPoseTokenizer
+
+    f_a = torch.ones(2, 16, 4, 16, 16)
+    pose = torch.rand(2, 4, 17, 3) * 0.6 + 0.2
+    pose[..., 2] = 1.0
+    later = pose.clone()
+    later[:, 1:, :, :2] += 0.05  # frame 0 is the same, and it moves differently towards frame 1
+    torch.manual_seed(0)
+    joint = HeatmapPoseTokenizer(16, 32, 17, 1, 4, sigma=0.1, coordinates=True)
+    torch.manual_seed(0)
+    motion = HeatmapPoseTokenizer(16, 32, 17, 1, 4, sigma=0.1, coordinates=True, features=("joint", "motion"))
+    with torch.no_grad():
+        torch.testing.assert_close(joint(f_a, pose)[:, 0], joint(f_a, later)[:, 0])
+        assert not torch.allclose(motion(f_a, pose)[:, 0], motion(f_a, later)[:, 0])
+    cfg = Deformer3DConfig.preset("tiny", pose_coordinates=True, pose_features=["joint", "motion"], **SMALL)
+    model = Deformer3D(cfg)
+    assert model(**_inputs(model)).logits.shape[-1] == cfg.num_classes
+    with pytest.raises(ConfigError, match="pose_coordinates"):
+        Deformer3DConfig.preset("tiny", pose_features=["joint", "motion"], **SMALL)

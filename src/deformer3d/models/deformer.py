@@ -72,10 +72,11 @@ class Deformer3DConfig:
         num_joints: V, joints per person [C COCO-17]; pose may hold any number of persons x joints (token r is
         joint r % V of person r // V).  max_persons: rows of the learned person embedding [C 2]; more persons reuse
         rows cyclically.  heatmap_sigma: Gaussian std of the joint heatmaps as a fraction of the frame side [C].
-        pose_features [C ["joint"]]: the pose-only tokenizer's per-joint inputs, any of ``joint`` (x, y), ``bone``
-        (vector from the parent joint, ``joint_parents`` gives each joint's parent) and ``motion`` (displacement
-        to the next frame); the score is always appended.  pose_coordinates: with RGB, also add an embedding of each joint's (x, y, score) to its pooled pose token
-        [C False = the paper's appearance-only pose tokens; pose-only models always embed coordinates].
+        pose_features [C ["joint"]]: the per-joint inputs of the coordinate embedding, any of ``joint`` (x, y),
+        ``bone`` (vector from the parent joint, ``joint_parents`` gives each joint's parent) and ``motion``
+        (displacement to the next frame); the score is always appended.  pose_coordinates: with RGB, also add that
+        embedding to each joint's pooled pose token [C False = the paper's appearance-only pose tokens; pose-only
+        models always embed coordinates].
         deform_kernel / deform_stride: (t, y, x) of the offset net's depthwise conv [P spatial 7; C (3,7,7),
         (1,3,3)]; clamped to the token grid when the clip is shorter / smaller.  offset_range: (t, y, x) maximum
         offset in units of the offset grid's cell size (dp = tanh * range / grid size) [C 2].
@@ -171,6 +172,11 @@ class Deformer3DConfig:
         if bad or not self.pose_features or len(set(self.pose_features)) != len(self.pose_features):
             raise ConfigError(
                 f"model.pose_features={self.pose_features!r}: give distinct names from {', '.join(POSE_FEATURES)}"
+            )
+        if self.uses_video and self.uses_pose and not self.pose_coordinates and self.pose_features != ["joint"]:
+            raise ConfigError(
+                f"model.pose_features={self.pose_features!r} is read only by the coordinate embedding, which an "
+                f"RGB + pose model has only with model.pose_coordinates: true (it is false)"
             )
         self.joint_parents = [int(v) for v in self.joint_parents]
         if "bone" in self.pose_features and (
@@ -346,7 +352,8 @@ class Deformer3D(PretrainedMixin, nn.Module):
         if self.uses_pose:
             if self.uses_video:
                 self.pose_tokens: nn.Module = HeatmapPoseTokenizer(
-                    c.width, c.dim, c.num_joints, c.max_persons, c.num_frames, c.heatmap_sigma, c.pose_coordinates
+                    c.width, c.dim, c.num_joints, c.max_persons, c.num_frames, c.heatmap_sigma, c.pose_coordinates,
+                    tuple(c.pose_features), tuple(c.joint_parents),
                 )
             else:
                 self.pose_tokens = CoordinatePoseTokenizer(

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from deformer3d.models.hub import CARD_NAME, CONFIG_NAME, ONNX_NAME, ExportError, folder_config, update_config
+from deformer3d.models.inputs import uses_pose, uses_video
 
 OPSET = 20
 ONNX_KINDS = ("deformer3d", "timesformer")
@@ -47,10 +48,7 @@ class _VideoPoseLogits(_PoseLogits):
 
 def input_names(model: nn.Module) -> list[str]:
     """The graph's inputs, in order: ``video`` and / or ``pose`` (what the model reads)."""
-    names = (["video"] if getattr(model, "uses_video", True) else []) + (
-        ["pose"] if getattr(model, "uses_pose", False) else []
-    )
-    return names
+    return (["video"] if uses_video(model) else []) + (["pose"] if uses_pose(model) else [])
 
 
 def clip_shape(model: nn.Module, preprocessing: dict[str, Any]) -> dict[str, int]:
@@ -60,7 +58,7 @@ def clip_shape(model: nn.Module, preprocessing: dict[str, Any]) -> dict[str, int
     frames = preprocessing.get("num_frames") or getattr(cfg, "num_frames", None) or hf.get("num_frames")
     size = preprocessing.get("image_size") or getattr(cfg, "image_size", None) or hf.get("image_size")
     shape = {"num_frames": int(frames), "image_size": int(size)}
-    if getattr(model, "uses_pose", False):
+    if uses_pose(model):
         from deformer3d.data.skeleton import LAYOUTS
 
         layout = LAYOUTS.get(str(preprocessing.get("layout", "")))

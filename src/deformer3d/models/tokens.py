@@ -41,13 +41,6 @@ def gaussian_heatmaps(coords: Tensor, height: int, width: int, sigma: float) -> 
     return gy.unsqueeze(-1) * gx.unsqueeze(-2)
 
 
-def coordinate_features(pose: Tensor) -> Tensor:
-    """``pose (B, T, R, 3)`` -> ``(B, T, R, 3)`` = (x - 0.5, y - 0.5, score), coordinates zeroed where score is 0
-    (missing joints), so arbitrary fill values do not leak in."""
-    score = pose[..., 2:3]
-    return torch.cat([(pose[..., :2] - 0.5) * (score > 0), score], dim=-1)
-
-
 def coordinate_mlp(dim: int, width: int = 3) -> nn.Module:
     """Per-joint features (default (x, y, score)) -> d: the coordinate embedding of pose tokens."""
     return nn.Sequential(nn.Linear(width, dim), nn.GELU(), nn.Linear(dim, dim))
@@ -83,19 +76,21 @@ class HeatmapPoseTokenizer(nn.Module):
     then ``Linear(C -> d)`` and the joint/person/temporal embeddings.
 
     The heatmap is weighted by the joint score, so a missing joint (score 0) pools nothing and its token is the
-    projection's bias plus its embeddings.
+    projection's bias plus its embeddings. ``coordinates``: also add an MLP of the joint's ``features`` (see
+    :func:`skeleton_features`; ``parents`` for ``bone``).
     """
 
     def __init__(
         self, feat_dim: int, dim: int, num_joints: int, max_persons: int, num_frames: int, sigma: float,
-        coordinates: bool = False,
+        coordinates: bool = False, features: tuple[str, ...] = ("joint",), parents: tuple[int, ...] = (),
     ):
         super().__init__()
         self.sigma = sigma
         self.proj = nn.Linear(feat_dim, dim)
-        # optional: also embed where the joint is (as the pose-only tokenizer does); pooled appearance alone leaves
-        # the motion to be read from position-dependent features, which small models learn slowly
-        self.coords = coordinate_mlp(dim) if coordinates else None
+        # optional: also embed the joint's skeleton features (as the pose-only tokenizer does); pooled appearance
+        # alone leaves the motion to be read from position-dependent features, which small models learn slowly
+        self.features, self.parents = tuple(features), tuple(parents)
+        self.coords = coordinate_mlp(dim, 2 * len(self.features) + 1) if coordinates else None
         self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
 
     def forward(self, f_a: Tensor, pose: Tensor) -> Tensor:
@@ -112,7 +107,7 @@ class HeatmapPoseTokenizer(nn.Module):
         pooled = rearrange(pooled / mass.clamp_min(1e-6), "(b t) r c -> b t r c", b=b)
         tokens = self.proj(pooled)
         if self.coords is not None:
-            tokens = tokens + self.coords(coordinate_features(pose))
+            tokens = tokens + self.coords(skeleton_features(pose, self.features, self.parents))
         return self.embed(tokens)
 
 
