@@ -16,7 +16,6 @@ without the hub.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -28,7 +27,7 @@ from torch import nn
 
 from deformer3d.config import ConfigError
 from deformer3d.errors import ModelInputError
-from deformer3d.models.hub import CONFIG_NAME, ModelNotFoundError, PretrainedMixin
+from deformer3d.models.hub import CONFIG_NAME, ModelNotFoundError, PretrainedMixin, hub_offline, is_hub_id
 from deformer3d.models.outputs import ActionOutput
 
 # Sizes per preset. `base` = the transformers defaults (= the published base models).
@@ -150,16 +149,11 @@ def resolve_pretrained(source: str, model_name: str) -> str:
                 f"save_pretrained()."
             )
         return str(path)
-    if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1 or "\\" in source:
+    if path.exists() or not is_hub_id(source):
         raise ModelNotFoundError(
             f"model.pretrained={source}: no such directory (expected a save_pretrained() directory)."
         )
-    offline = constants.is_offline_mode() or os.environ.get("TRANSFORMERS_OFFLINE", "0").upper() in {
-        "1",
-        "ON",
-        "YES",
-        "TRUE",
-    }
+    offline = constants.is_offline_mode() or hub_offline()
     if offline and not isinstance(try_to_load_from_cache(source, CONFIG_NAME), str):
         raise ModelNotFoundError(
             f"model.pretrained={source}: no local directory of that name, and as a Hugging Face hub id it is not in "

@@ -57,8 +57,17 @@ class ExportError(UserError):
 
 
 # ---- where a folder is --------------------------------------------------------------------------------------------
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() in ("1", "true", "yes", "on")
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub may not be reached (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``, read now)."""
+    return any(
+        os.environ.get(name, "0").strip().lower() in ("1", "true", "yes", "on")
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def is_hub_id(source: str) -> bool:
+    """``owner/name``: the shape of a hub id (a path-looking string is a missing local folder instead)."""
+    return source.count("/") == 1 and not source.startswith((".", "/", "~")) and "\\" not in source
 
 
 def resolve_pretrained_dir(path_or_id: str | os.PathLike) -> Path:
@@ -74,14 +83,14 @@ def resolve_pretrained_dir(path_or_id: str | os.PathLike) -> Path:
     if path.exists():
         raise ModelNotFoundError(f"{path}: is a file; a model folder is a directory with {CONFIG_NAME}")
     repo_id = str(path_or_id)
-    if repo_id.count("/") != 1 or repo_id.startswith((".", "/", "~")) or "\\" in repo_id:
+    if not is_hub_id(repo_id):
         raise ModelNotFoundError(
             f"{repo_id}: no such directory (a model folder), and not a Hugging Face hub id of the form "
             f"'owner/name'; export one with `deformer3d export CKPT DIR`"
         )
     from huggingface_hub import snapshot_download
 
-    offline = _hub_offline()
+    offline = hub_offline()
     try:
         local = snapshot_download(
             repo_id,
