@@ -90,7 +90,7 @@ class HeatmapPoseTokenizer(nn.Module):
         # optional: also embed the joint's skeleton features (as the pose-only tokenizer does); pooled appearance
         # alone leaves the motion to be read from position-dependent features, which small models learn slowly
         self.features, self.parents = tuple(features), tuple(parents)
-        self.coords = coordinate_mlp(dim, 2 * len(self.features) + 1) if coordinates else None
+        self.coords = coordinate_mlp(dim, skeleton_feature_width(self.features)) if coordinates else None
         self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
 
     def forward(self, f_a: Tensor, pose: Tensor) -> Tensor:
@@ -112,6 +112,11 @@ class HeatmapPoseTokenizer(nn.Module):
 
 
 POSE_FEATURES = ("joint", "bone", "motion")
+
+
+def skeleton_feature_width(features: tuple[str, ...]) -> int:
+    """Channels of :func:`skeleton_features`: 2 per feature, then the score."""
+    return 2 * len(features) + 1
 
 
 def skeleton_features(pose: Tensor, features: tuple[str, ...], parents: tuple[int, ...] = ()) -> Tensor:
@@ -160,7 +165,7 @@ class CoordinatePoseTokenizer(nn.Module):
         super().__init__()
         self.features = tuple(features)
         self.parents = tuple(parents)
-        self.mlp = coordinate_mlp(dim, 2 * len(self.features) + 1)
+        self.mlp = coordinate_mlp(dim, skeleton_feature_width(self.features))
         self.embed = JointEmbedding(dim, num_joints, max_persons, num_frames)
 
     def forward(self, pose: Tensor) -> Tensor:
