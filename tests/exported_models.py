@@ -18,13 +18,22 @@ MODELS = {
 }
 
 
+def demo_model_section() -> dict:
+    """``configs/synth_demo.yaml``'s model section (read, not copied, so tests of "the demo model" follow it)."""
+    from omegaconf import OmegaConf
+
+    section = OmegaConf.to_container(OmegaConf.load(Path(__file__).parents[1] / "configs" / "synth_demo.yaml").model)
+    return {**section, "max_persons": DATA_INFO["max_persons"]}
+
+
 def make_exported(out: Path, kind: str = "rgb_pose", seed: int = 0) -> Path:
     from deformer3d.data.synthetic import CLASSES
     from deformer3d.engine.export import export_module
     from deformer3d.engine.module import ActionModule
 
     torch.manual_seed(seed)
-    module = ActionModule(dict(MODELS[kind]), len(CLASSES), list(CLASSES), data_info=dict(DATA_INFO))
+    model_cfg = demo_model_section() if kind == "demo" else dict(MODELS[kind])
+    module = ActionModule(model_cfg, len(CLASSES), list(CLASSES), data_info=dict(DATA_INFO))
     return export_module(module, out)
 
 

@@ -50,7 +50,7 @@ def _real_inputs(predictor, realdata):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-@pytest.mark.parametrize("kind", ["rgb_pose", "pose", "timesformer", "penn-action-pose"])
+@pytest.mark.parametrize("kind", ["demo", "pose", "timesformer", "penn-action-pose"])
 def test_onnxruntime_matches_pytorch_on_real_clips(kind, realdata, tmp_path):
     from deformer3d.models.onnx import export_onnx
     from deformer3d.serve.onnx_runtime import OnnxModel
@@ -61,7 +61,7 @@ def test_onnxruntime_matches_pytorch_on_real_clips(kind, realdata, tmp_path):
 
         folder = tmp_path / kind
         shutil.copytree(bundled_model(), folder)  # export_onnx writes into the folder; the package stays as shipped
-    else:  # the demo model's kind (tiny rgb_pose), a tiny pose-only model, TimeSformer tiny (random weights)
+    else:  # the demo config's model (rgb_pose, coordinates + motion), a tiny pose-only model, TimeSformer tiny (random weights)
         folder = make_exported(tmp_path / kind, kind)
     torch_predictor = Predictor(folder)
     export_onnx(torch_predictor.model, folder)
