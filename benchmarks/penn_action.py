@@ -211,7 +211,8 @@ def ensemble(run_dirs: list[Path], clips: int = 5) -> None:
 
 def penn_card_section(folder: Path) -> str:
     """What the generic card cannot know: the data's terms, the recipe, per-class and real-clip results, limits."""
-    ev = json.loads((folder / "config.json").read_text())["evaluation"]
+    config = json.loads((folder / "config.json").read_text())
+    ev = config["evaluation"]
     per_class = "\n".join(f"| {name} | {acc:.1f} |" for name, acc in ev["per_class"].items())
     dev = "\n".join(f"| {r['clip']} | {r['expected']} | {r['top1']} | {r['probability']:.2f} |" for r in ev["dev_clips"])
     hits = sum(r["top1"] == r["expected"] for r in ev["dev_clips"])
@@ -222,9 +223,9 @@ def penn_card_section(folder: Path) -> str:
   all 1,258 training videos, tested on the 1,068 test videos. No pretraining, no frames. **Penn Action is for
   research use**: this model inherits its terms; do not use it commercially without clearing them.
 - **Recipe** (`configs/pennaction_pose.yaml`, seed {ev['seed']}): the 3D deformable transformer in `modality: pose`
-  (joint stride + temporal stride attention, 3 blocks, width 96), inputs = joint, bone and motion of each joint in
-  person-centric coordinates (centred on the body, scaled by its size), joint presence instead of visibility;
-  random rotation / scale / shear / translation, jitter, dropped joints, temporal crops
+  (joint stride + temporal stride attention, {config['depth']} blocks, width {config['dim']}), inputs = joint, bone
+  and motion of each joint in person-centric coordinates (centred on the body, scaled by its size), joint presence
+  instead of visibility; random rotation / scale / shear / translation, jitter, dropped joints, temporal crops
   (tempo changes), mirroring; AdamW, cosine, label smoothing; the last epoch is shipped (no model selection).
   Rebuild: `deformer3d train configs/pennaction_pose.yaml trainer.seed={ev['seed']}` then
   `python -m benchmarks.penn_action ship runs/pennaction_pose/seed{ev['seed']}`.
