@@ -13,7 +13,9 @@ import numpy as np
 
 from deformer3d.data.sampling import sample_indices
 
-MAX_WINDOWS = 6  # ~6 x 16 pose frames: a prediction stays within a few seconds on a laptop CPU
+# 12 windows of ~2 s see all of a ~24 s phone clip (6 saw half of it); 12 x 16 pose frames is ~4 s of MediaPipe on
+# a 2-core CPU, so a prediction stays within a few seconds
+MAX_WINDOWS = 12
 MIN_LONG = 1.5  # a video up to 1.5 clips long is one window (the model has seen such lengths in training)
 
 
