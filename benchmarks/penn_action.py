@@ -118,13 +118,13 @@ def write_wild(rows: list[dict]) -> None:
 def ship(run: Path, out: Annotated[Path | None, typer.Option(help="model folder")] = None) -> None:
     """Export ``run``'s last checkpoint as the bundled model, with its evaluation in config.json."""
     from deformer3d.engine.export import export_checkpoint
-    from deformer3d.models.hub import update_config
+    from deformer3d.models.hub import WEIGHTS_NAME, compact_weights, update_config
 
     folder = out or repo_root() / BUNDLED
     export_checkpoint(run / "checkpoints" / "last.ckpt", folder)
-    half_weights(folder / "model.safetensors")
+    compact_weights(folder / WEIGHTS_NAME)  # package data: int8 matrices, ~1/4 of float32
     row = seed_rows([run])[0]
-    shipped = evaluate_folder(folder, clips=row["clips"])  # the shipped (fp16-stored) weights, not the run's
+    shipped = evaluate_folder(folder, clips=row["clips"])  # the shipped (compact) weights, not the run's
     dev = predict_dev(folder)
     write_wild(dev)
     update_config(folder, evaluation={
@@ -136,13 +136,6 @@ def ship(run: Path, out: Annotated[Path | None, typer.Option(help="model folder"
     card = folder / "README.md"
     card.write_text(card.read_text() + penn_card_section(folder))
     print(f"shipped {run} -> {folder}")
-
-
-def half_weights(path: Path) -> None:
-    """Store the weights as float16 (half the package size; they load back into float32 parameters)."""
-    from safetensors.torch import load_file, save_file
-
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}, str(path))
 
 
 def test_probs(folder: Path, clips: int = 5):

@@ -16,8 +16,11 @@ from deformer3d.errors import UserError
 from deformer3d.models import Deformer3D
 from deformer3d.models.hf_video import HFVideoClassifier, TimesformerClassifier, VivitClassifier
 from deformer3d.models.hub import (
+    INT8_SCALE,
+    WEIGHTS_NAME,
     ExportError,
     ModelNotFoundError,
+    compact_weights,
     load_model_folder,
     read_model_folder,
 )
@@ -81,6 +84,30 @@ def test_export_then_from_pretrained_gives_the_trained_logits_bit_for_bit(folder
             assert torch.equal(loaded(**x).logits, expected)
     if kind != "deformer3d":  # the transformers wrappers' shared entry point loads either kind
         assert type(HFVideoClassifier.from_pretrained(folder)) is cls
+
+
+def test_compact_weights_load_into_the_same_model_at_a_quarter_of_the_size(folders, tmp_path):
+    """The bundled model's package form: int8 matrices with per-row scales load (strictly) back into float32
+    parameters, each within half a quantisation step of the original, and the logits stay close."""
+    from safetensors.torch import load_file
+
+    module, folder = folders["deformer3d"]
+    compact = shutil.copytree(folder, tmp_path / "compact")
+    compact_weights(compact / WEIGHTS_NAME)
+    stored = load_file(str(compact / WEIGHTS_NAME))
+    assert any(t.dtype == torch.int8 for t in stored.values())
+    assert (compact / WEIGHTS_NAME).stat().st_size < 0.35 * (folder / WEIGHTS_NAME).stat().st_size
+    loaded = load_model_folder(compact)[0]
+    original = module.model.state_dict()
+    for key, value in loaded.state_dict().items():
+        assert value.dtype == original[key].dtype
+        if key + INT8_SCALE in stored:
+            step = stored[key + INT8_SCALE].float().reshape(-1, *[1] * (value.ndim - 1))
+            assert ((value - original[key]).abs() <= 0.5 * step + 1e-6).all(), key
+    x = _inputs(module.model)
+    with torch.no_grad():
+        expected, got = module.model(**x).logits, loaded(**x).logits
+    assert not torch.equal(got, expected) and torch.allclose(got, expected, atol=0.05 * expected.abs().max())
 
 
 def test_model_card_says_what_the_model_is(folders):

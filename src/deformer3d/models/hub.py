@@ -365,7 +365,7 @@ def load_weights(module: torch.nn.Module, path: Path, skip_mismatched_prefix: st
     if not path.is_file():
         raise ExportError(f"{path}: weights file missing (a model folder has {CONFIG_NAME} and {WEIGHTS_NAME})")
     try:
-        state = load_file(str(path))
+        state = dequantize(load_file(str(path)))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ExportError(f"{path}: not a readable safetensors file ({exc})") from None
     own = module.state_dict()
@@ -398,6 +398,39 @@ def save_weights(module: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import save_model
 
     save_model(module, str(path), metadata={"format": "pt"})
+
+
+# Package data stays small: weight matrices as int8 with one float16 scale per output row (symmetric), every other
+# float tensor as float16. They load back into float32 parameters; ``load_weights`` reads both forms.
+INT8_SCALE = ".int8_row_scale"
+INT8_MIN_NUMEL = 4096  # small tensors (norms, biases, tokens) gain nothing from it and are the most sensitive
+
+
+def compact_weights(path: Path) -> None:
+    """Rewrite the safetensors file at ``path`` in the compact form above (about a quarter of float32)."""
+    from safetensors.torch import load_file, save_file
+
+    out = {}
+    for key, tensor in load_file(str(path)).items():
+        if not tensor.is_floating_point():
+            out[key] = tensor
+        elif tensor.ndim >= 2 and tensor.numel() >= INT8_MIN_NUMEL:
+            rows = tensor.float().flatten(1)
+            scale = (rows.abs().amax(1, keepdim=True) / 127).clamp_min(1e-12).half()
+            out[key] = (rows / scale.float()).round().clamp(-127, 127).to(torch.int8).reshape(tensor.shape)
+            out[key + INT8_SCALE] = scale
+        else:
+            out[key] = tensor.half()
+    save_file(out, str(path), metadata={"format": "pt"})
+
+
+def dequantize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with each int8 tensor written by :func:`compact_weights` turned back into float32."""
+    for scale_key in [k for k in state if k.endswith(INT8_SCALE)]:
+        key = scale_key.removesuffix(INT8_SCALE)
+        q = state[key]
+        state[key] = (q.flatten(1).float() * state.pop(scale_key).float()).reshape(q.shape)
+    return state
 
 
 # ---- the loader ---------------------------------------------------------------------------------------------------
