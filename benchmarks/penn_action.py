@@ -7,6 +7,9 @@
         (realdata wild/*.mp4 + videos/stgcn_clean_and_jerk.mp4): top-5 and timings per clip -> wild.{json,md}
     python -m benchmarks.penn_action ensemble RUN_DIR RUN_DIR ...
         the mean softmax of several runs on the test split, beside each run's own figures -> ensemble.{json,md}
+    python -m benchmarks.penn_action rotation FOLDER FOLDER ...
+        test top-1 with every test skeleton turned by fixed angles (camera roll, inclined bodies: a push-up against
+        a bench, a sit-up on a slope), 1 clip x 2 views -> rotation.{json,md,png}
     python -m benchmarks.penn_action ship RUN_DIR
         export RUN_DIR's last checkpoint into src/deformer3d/pretrained/penn-action-pose, record its evaluation
         (test split, per class; the development clips) in config.json and write the model card
@@ -138,9 +141,10 @@ def ship(run: Path, out: Annotated[Path | None, typer.Option(help="model folder"
     print(f"shipped {run} -> {folder}")
 
 
-def test_probs(folder: Path, clips: int = 5):
+def test_probs(folder: Path, clips: int = 5, angles: tuple[float, ...] = (0.0,)):
     """Softmax over the Penn Action test split of a model folder through its own preprocessing, ``clips`` x 2
-    views averaged -> ``(probs (N, K), labels (N,), class names)``."""
+    views averaged -> ``(probs (N, K), labels (N,), class names)``; with several ``angles`` (degrees, see
+    :func:`rotate_pose`) ``probs`` is ``(A, N, K)``, one per angle."""
     import torch
 
     from deformer3d.data import build_dataset
@@ -155,11 +159,60 @@ def test_probs(folder: Path, clips: int = 5):
     preds, labels = [], []
     with torch.inference_mode():
         for batch in torch.utils.data.DataLoader(ds, batch_size=64):
-            views = batch["pose"]
-            probs = model(pose=views.flatten(0, 1)).logits.softmax(-1).unflatten(0, views.shape[:2]).mean(1)
+            views = batch["pose"].flatten(0, 1)
+            probs = torch.stack([model(pose=rotate_pose(views, a) if a else views).logits.softmax(-1)
+                                 .unflatten(0, batch["pose"].shape[:2]).mean(1) for a in angles])
             preds.append(probs)
             labels.append(batch["label"])
-    return torch.cat(preds), torch.cat(labels), ds.class_names
+    probs = torch.cat(preds, dim=1)
+    return (probs[0] if len(angles) == 1 else probs), torch.cat(labels), ds.class_names
+
+
+def rotate_pose(pose, degrees: float):
+    """Model-input skeletons ``pose (..., T, J, 3)`` (person coordinates x, y centred on 0.5, presence) turned by
+    ``degrees`` about the person's centre, clockwise on screen (y points down); missing joints stay (0, 0)."""
+    import torch
+
+    t = torch.tensor(degrees * torch.pi / 180)
+    rot = torch.stack([torch.stack([t.cos(), -t.sin()]), torch.stack([t.sin(), t.cos()])]).to(pose.dtype)
+    xy, present = pose[..., :2], pose[..., 2:] > 0
+    turned = torch.where(present, (xy - 0.5) @ rot.T + 0.5, torch.zeros_like(xy))
+    return torch.cat([turned, pose[..., 2:]], dim=-1)
+
+
+ANGLES = (-60.0, -45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0, 60.0)
+
+
+@app.command()
+def rotation(folders: list[Path], clips: int = 1) -> None:
+    """Test top-1 of each model folder with every test skeleton turned by fixed angles -> rotation.{json,md,png}.
+
+    Penn Action films its classes from a few typical views; ordinary videos are filmed tilted, and people do the
+    same exercise on inclines (an incline push-up is a push-up turned by ~45 degrees). The row at 0 is the plain
+    test split at ``clips`` x 2 views."""
+    from deformer3d.plotting import new_figure, save_figure
+
+    rows = []
+    for folder in folders:
+        probs, y, names = test_probs(folder, clips, ANGLES)
+        top1 = {f"{a:+.0f}": accuracy(p, y, names)["top1"] for a, p in zip(ANGLES, probs, strict=True)}
+        rows.append({"model": str(folder), "top1_by_angle": top1})
+        print(folder, " ".join(f"{a}: {v:.1f}" for a, v in top1.items()), flush=True)
+    _out("rotation.json").write_text(json.dumps({"clips": clips, "rows": rows}, indent=2))
+    head = " | ".join(f"{a:+.0f} deg" for a in ANGLES)
+    lines = [f"| model | {head} |", "|---" + "|---:" * len(ANGLES) + "|"]
+    lines += [f"| {r['model']} | " + " | ".join(f"{v:.1f}" for v in r["top1_by_angle"].values()) + " |" for r in rows]
+    _out("rotation.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    fig, axes = new_figure(width=6.4, height=3.6)
+    ax = axes[0, 0]
+    for r in rows:
+        ax.plot(ANGLES, list(r["top1_by_angle"].values()), marker="o", label=Path(r["model"]).parent.name or r["model"])
+    ax.set(xlabel="every test skeleton turned by (degrees, clockwise)", ylabel="test top-1 (%)",
+           title=f"Penn Action test split, turned ({clips} clip x 2 views)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, _out("rotation.png"))
 
 
 def accuracy(probs, y, class_names: list[str]) -> dict:

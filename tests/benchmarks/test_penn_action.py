@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.penn_action import accuracy
+from benchmarks.penn_action import accuracy, rotate_pose
 
 
 def test_accuracy_top1_mean_class_top5_and_per_class():
@@ -26,3 +26,14 @@ def test_an_ensemble_of_two_is_the_mean_of_their_softmax():
     assert accuracy(a, y, ["x", "y"])["top1"] == 50.0
     assert accuracy((a + b) / 2, y, ["x", "y"])["top1"] == 50.0  # sample 0: 0.55 vs 0.45 -> still class 0
     assert accuracy((a + 2 * b) / 3, y, ["x", "y"])["top1"] == 100.0
+
+
+def test_rotate_pose_turns_present_joints_clockwise_on_screen_about_the_centre():
+    # (T=1, J=3, x y presence): right of the centre, below it, and a missing joint
+    pose = torch.tensor([[[0.6, 0.5, 1.0], [0.5, 0.7, 1.0], [0.0, 0.0, 0.0]]])
+    turned = rotate_pose(pose, 90.0)
+    # y points down: a quarter turn clockwise takes "right of the centre" below it, and "below" to the left
+    torch.testing.assert_close(turned[0, 0], torch.tensor([0.5, 0.6, 1.0]))
+    torch.testing.assert_close(turned[0, 1], torch.tensor([0.3, 0.5, 1.0]))
+    assert turned[0, 2].tolist() == [0.0, 0.0, 0.0]  # missing stays missing, not moved to the turned origin
+    torch.testing.assert_close(rotate_pose(rotate_pose(pose, 30.0), -30.0), pose)
