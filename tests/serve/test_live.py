@@ -16,6 +16,7 @@ from deformer3d.data.video import open_video, write_video
 from deformer3d.errors import UserError
 from deformer3d.serve.frames import SampledFrame
 from deformer3d.serve.live import Arrival, FrameRing, parse_source, window_entries
+from deformer3d.serve.segments import NO_PERSON
 from deformer3d.serve.timeline import Entry
 from exported_models import make_exported
 
@@ -23,7 +24,7 @@ from exported_models import make_exported
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("exported")
-    return {kind: make_exported(root / kind, kind) for kind in ("rgb_pose", "timesformer")}
+    return {kind: make_exported(root / kind, kind) for kind in ("rgb_pose", "pose", "timesformer")}
 
 
 def _video(path, seconds: float, fps: float = 30.0, hw=(96, 128)):
@@ -96,6 +97,12 @@ def test_watch_a_file_in_real_time_rolling_label_latency_and_a_bounded_lag(model
     reader = open_video(tmp_path / "annotated.mp4")
     assert reader.num_frames == len(reports)  # one grid frame per update at this stride
     assert reader.times[-1] == pytest.approx(reports[-1]["time"], abs=0.01)
+
+
+def test_watch_with_a_pose_model_and_nobody_in_view_names_no_action(models, tmp_path):
+    pytest.importorskip("mediapipe")
+    reports = _watch_json(models["pose"], _video(tmp_path / "empty.mp4", 3.0), "--window", "1", "--stride", "0.5")
+    assert reports and all(r["labels"]["all"] == {"label": NO_PERSON, "confidence": 1.0} for r in reports)
 
 
 def _assert_lag_does_not_grow(reports: list[dict], stride_s: float, literal: bool = False) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deformer3d.serve.segments import moving_average, to_segments, window_slices
+from deformer3d.serve.segments import NO_PERSON, moving_average, to_segments, window_slices
 
 LABELS = ["squat", "pushup", "situp"]
 
@@ -65,3 +65,21 @@ def test_moving_average_keeps_constant_rows_and_row_sums():
     np.testing.assert_allclose(avg[4], probs[3:6].mean(0))
     np.testing.assert_allclose(avg[0], probs[:2].mean(0))
     np.testing.assert_allclose(moving_average(np.ones((4, 3)) / 3, 5), np.ones((4, 3)) / 3)
+
+
+def test_windows_without_a_person_become_their_own_segment_or_merge_when_short():
+    # squat, 6 windows with nobody (a title card: their class output is noise, here "situp"), then push-ups
+    classes = [0] * 10 + [2] * 6 + [1] * 10
+    seen = np.array([True] * 10 + [False] * 6 + [True] * 10)
+    starts, ends = _windows(len(classes))
+    segs = to_segments(starts, ends, _onehot(classes), LABELS, min_duration=2.0, smooth=1, seen=seen)
+    assert [s.label for s in segs] == ["squat", NO_PERSON, "pushup"]
+    assert segs[1].start == 10.5 and segs[1].end == 16.5 and segs[1].confidence == 1.0
+    # one window with nobody is too short to be a stretch of its own: the action goes on through it
+    seen = np.array([True] * 10 + [False] + [True] * 15)
+    segs = to_segments(starts, ends, _onehot([0] * 11 + [1] * 15), LABELS, min_duration=2.0, smooth=1, seen=seen)
+    assert [s.label for s in segs] == ["squat", "pushup"]
+    # everybody seen: the same segments as without the argument
+    every = np.ones(len(classes), bool)
+    assert to_segments(starts, ends, _onehot(classes), LABELS, 2.0, 1, seen=every) == to_segments(
+        starts, ends, _onehot(classes), LABELS, 2.0, 1)

@@ -14,6 +14,7 @@ from deformer3d.config import DataConfig
 from deformer3d.data.video import open_video, write_video
 from deformer3d.errors import UserError
 from deformer3d.serve.predictor import Predictor
+from deformer3d.serve.segments import NO_PERSON
 from deformer3d.serve.timeline import DEFAULT_WINDOW_S, WindowClassifier, plan_windows, run_timeline
 from exported_models import make_exported
 
@@ -86,6 +87,12 @@ def test_every_model_kind_gives_windows_segments_and_files(models, kind, tmp_pat
     rows = paths["csv"].read_text().splitlines()
     assert rows[0] == "track,start_s,end_s,label,confidence" and len(rows) == len(tl.segments) + 1
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    # colour blocks hold nobody: a pose-only model has nothing to go on and says so instead of naming an action
+    if kind == "pose":
+        assert [s.label for s in tl.segments] == [NO_PERSON]
+        assert not any(w["person_seen"] for w in data["windows"])
+    else:
+        assert NO_PERSON not in [s.label for s in tl.segments] and all(w["person_seen"] for w in data["windows"])
 
 
 def test_a_video_shorter_than_one_window_gives_one_window(models, tmp_path):

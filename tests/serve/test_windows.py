@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deformer3d.serve.windows import MAX_WINDOWS, clip_windows, window_frames
+from deformer3d.serve.windows import MAX_WINDOWS, clip_windows, person_seen, window_frames
 
 
 def test_short_video_is_one_window():
@@ -34,3 +34,12 @@ def test_window_frames_are_the_test_samplers_inside_each_window():
     assert frames[0].min() >= 0 and frames[0].max() < 60
     assert frames[1].min() >= 100 and frames[1].max() < 160
     np.testing.assert_array_equal(frames[1] - 100, frames[0])  # the same positions in every window
+
+
+def test_a_window_counts_for_a_pose_model_when_a_person_is_in_half_its_frames():
+    scores = np.zeros((1, 16, 13), np.float32)
+    scores[0, :8, 3] = 0.9  # one joint in 8 of 16 frames
+    assert person_seen(scores, uses_video=False)
+    scores[0, 7] = 0.0
+    assert not person_seen(scores, uses_video=False)
+    assert person_seen(scores, uses_video=True) and person_seen(None, uses_video=False)  # an RGB model sees frames

@@ -33,6 +33,7 @@ import numpy as np
 
 from deformer3d.errors import UserError
 from deformer3d.serve.frames import FrameSampler, SampledFrame
+from deformer3d.serve.segments import NO_PERSON
 from deformer3d.serve.timeline import (
     WORK_SHORT_SIDE,
     Entry,
@@ -41,6 +42,7 @@ from deformer3d.serve.timeline import (
     pose_source,
     subjects,
 )
+from deformer3d.serve.windows import person_seen
 
 RING_WINDOWS = 2  # the ring holds two windows of grid frames: beyond that the oldest are dropped
 SMOOTH = 3  # windows averaged into the rolling label
@@ -248,6 +250,10 @@ def watch(
             chosen = subjects(entries, classifier, poses, predictor.data_cfg.layout, persons, hw)
             for track, (images, kp, sc, _) in chosen.items():
                 key = "all" if track is None else str(track)
+                if not person_seen(sc, classifier.uses_video):  # nobody in view: no action to name
+                    recent.pop(key, None)
+                    labels[key] = (NO_PERSON, 1.0)
+                    continue
                 probs = classifier.probs(images, kp, sc, images.shape[1:3] if images is not None else hw)
                 recent.setdefault(key, deque(maxlen=SMOOTH)).append(probs)
                 mean = np.mean(recent[key], axis=0)

@@ -27,9 +27,8 @@ from deformer3d.errors import DataFormatError, UserError, VideoError
 from deformer3d.models.inputs import ReadsAsItsModel
 from deformer3d.pose.base import POSE_SHORT_SIDE
 from deformer3d.serve.evidence import PoseEvidence, pose_evidence, require_evidence
-from deformer3d.serve.windows import clip_windows, window_frames
+from deformer3d.serve.windows import MIN_WINDOW_PRESENCE, clip_windows, window_frames
 
-MIN_WINDOW_PRESENCE = 0.5  # long videos: a window counts when a person is seen in at least half of its frames
 MIN_FRAMES = 2  # an action needs motion: one frame (a still image) is refused with a message
 MIN_POSE_FRAMES = 16  # pose is estimated on max(16, 2 x the model's frames) frames of a video, interpolated between
 

@@ -8,6 +8,10 @@ windows (a moving average: a single odd window does not split an action), each w
 class, runs of one class become a segment, and segments shorter than ``min_duration`` are merged into the longer
 neighbour (a repetition boundary or a glance at the camera is not an action of its own). A segment's confidence
 is the mean probability of its label over its windows, after smoothing.
+
+Windows where nobody was seen (``seen`` False: a title card, an empty room, the person out of frame) say nothing
+about the action; they vote for :data:`NO_PERSON` instead of a class, so a long gap becomes a segment of its own and
+a short one merges into its neighbours like any other short run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+NO_PERSON = "(no person)"  # the label of a stretch where the model saw nobody
 
 
 @dataclass
@@ -62,11 +68,17 @@ def moving_average(probs: np.ndarray, smooth: int) -> np.ndarray:
 
 def to_segments(
     starts: np.ndarray, ends: np.ndarray, probs: np.ndarray, labels: list[str], min_duration: float = 0.0,
-    smooth: int = 3, track: int | None = None,
+    smooth: int = 3, track: int | None = None, seen: np.ndarray | None = None,
 ) -> list[Segment]:
-    """Windows ``[starts[i], ends[i])`` with class probabilities ``probs (N, K)`` -> segments in time order."""
+    """Windows ``[starts[i], ends[i])`` with class probabilities ``probs (N, K)`` -> segments in time order;
+    ``seen (N,)`` bool: False where nobody was seen (those windows vote for :data:`NO_PERSON`)."""
     if len(probs) == 0:
         return []
+    probs = np.asarray(probs, float)
+    if seen is not None:
+        seen = np.asarray(seen, bool)[:, None]
+        probs = np.concatenate([np.where(seen, probs, 0.0), (~seen).astype(float)], axis=1)
+        labels = [*labels, NO_PERSON]
     probs = moving_average(probs, smooth)
     lo, hi = window_slices(starts, ends)
     best = probs.argmax(1)

@@ -41,6 +41,7 @@ from deformer3d.data.skeleton import clean_keypoints, get_layout, select_persons
 from deformer3d.errors import UserError
 from deformer3d.serve.frames import FrameSampler
 from deformer3d.serve.segments import Segment, to_segments
+from deformer3d.serve.windows import person_seen
 
 # A trimmed training clip of the datasets we ship for (Penn Action: median 56 frames ~ 1.9 s) when the model's
 # sampler spreads its frames over the whole clip (equidistant) and so does not say how long a clip is.
@@ -168,6 +169,7 @@ class TrackWindows:
     ends: list[float] = field(default_factory=list)
     probs: list[np.ndarray] = field(default_factory=list)
     centres: list[tuple[float, float] | None] = field(default_factory=list)  # (x, y) in [0, 1] of the frame
+    seen: list[bool] = field(default_factory=list)  # somebody was seen in the window (pose models)
 
     def centre(self) -> tuple[float, float] | None:
         """Where the subject was on average (x, y in [0, 1] of the frame), None without a pose."""
@@ -200,9 +202,9 @@ class Timeline:
     def to_dict(self) -> dict[str, Any]:
         windows = []
         for track, tw in self.windows.items():
-            for s, e, p in zip(tw.starts, tw.ends, tw.probs, strict=True):
+            for s, e, p, seen in zip(tw.starts, tw.ends, tw.probs, tw.seen, strict=True):
                 best = np.argsort(-p)[: self.top_k]
-                windows.append({"track": track, "start": round(s, 3), "end": round(e, 3),
+                windows.append({"track": track, "start": round(s, 3), "end": round(e, 3), "person_seen": seen,
                                 "top_k": [{"label": self.labels[i], "probability": round(float(p[i]), 6)}
                                           for i in best]})
         return {
@@ -288,6 +290,8 @@ def run_timeline(
             tw.ends.append(end)
             tw.probs.append(classifier.probs(images, kp, sc, images.shape[1:3] if images is not None else hw))
             tw.centres.append(centre)
+            # the predictor's rule: a pose model's window without a person says nothing about the action
+            tw.seen.append(person_seen(sc, classifier.uses_video))
         timings["model"] += time.perf_counter() - t0
         last_emitted = count
 
@@ -342,7 +346,7 @@ def run_timeline(
     segments = []
     for track, tw in results.items():
         segments += to_segments(np.array(tw.starts), np.array(tw.ends), np.stack(tw.probs), predictor.labels,
-                                min_duration=min_seg, smooth=smooth, track=track)
+                                min_duration=min_seg, smooth=smooth, track=track, seen=np.array(tw.seen))
     return Timeline(video_name, predictor.model_name, list(predictor.labels), plan, max(seen, 0.0), fps, results,
                     segments, timings, top_k)
 

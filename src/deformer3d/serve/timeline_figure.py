@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from deformer3d.plotting import new_figure, save_figure
+from deformer3d.serve.segments import NO_PERSON
 
 MAX_LINES = 6  # classes drawn as probability curves per subject: the segments' labels, then the most probable
 
@@ -22,6 +23,7 @@ def timeline_figure(timeline):
     names = list(dict.fromkeys(used))  # first appearance order, stable colours across subjects
     cmap = plt.get_cmap("tab20")
     colour = {name: cmap(i % 20) for i, name in enumerate(names + [n for n in timeline.labels if n not in names])}
+    colour[NO_PERSON] = "0.85"  # nobody seen: grey, not a class colour
     end = max(timeline.duration, 1e-3)
     for row, track in enumerate(tracks):
         bars, curves = axes[2 * row, 0], axes[2 * row + 1, 0]
@@ -38,7 +40,7 @@ def timeline_figure(timeline):
             continue
         centres = (np.array(tw.starts) + np.array(tw.ends)) / 2
         probs = np.stack(tw.probs)
-        own = [timeline.labels.index(s.label) for s in timeline.segments_of(track)]
+        own = [timeline.labels.index(s.label) for s in timeline.segments_of(track) if s.label in timeline.labels]
         order = list(dict.fromkeys(own + list(np.argsort(-probs.mean(0)))))[:MAX_LINES]
         for k in order:
             name = timeline.labels[k]

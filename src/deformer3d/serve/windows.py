@@ -16,7 +16,16 @@ from deformer3d.data.sampling import sample_indices
 # 12 windows of ~2 s see all of a ~24 s phone clip (6 saw half of it); 12 x 16 pose frames is ~4 s of MediaPipe on
 # a 2-core CPU, so a prediction stays within a few seconds
 MAX_WINDOWS = 12
+MIN_WINDOW_PRESENCE = 0.5  # a window counts when a person is seen in at least half of its frames (pose models)
 MIN_LONG = 1.5  # a video up to 1.5 clips long is one window (the model has seen such lengths in training)
+
+
+def person_seen(scores: np.ndarray | None, uses_video: bool) -> bool:
+    """Whether a window tells a model anything: an RGB model always sees its frames; a pose-only model needs a
+    person in at least :data:`MIN_WINDOW_PRESENCE` of the window's frames (``scores (M, F, V)``, 0 = missing)."""
+    if uses_video or scores is None:
+        return True
+    return float((np.asarray(scores) > 0).any(-1).any(0).mean()) >= MIN_WINDOW_PRESENCE
 
 
 def clip_windows(total: int, fps: float, window_seconds: float, max_windows: int = MAX_WINDOWS) -> list[tuple[int, int]]:
