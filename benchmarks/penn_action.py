@@ -190,8 +190,6 @@ def rotation(folders: list[Path], clips: int = 1) -> None:
     Penn Action films its classes from a few typical views; ordinary videos are filmed tilted, and people do the
     same exercise on inclines (an incline push-up is a push-up turned by ~45 degrees). The row at 0 is the plain
     test split at ``clips`` x 2 views."""
-    from deformer3d.plotting import new_figure, save_figure
-
     rows = []
     for folder in folders:
         probs, y, names = test_probs(folder, clips, ANGLES)
@@ -201,18 +199,11 @@ def rotation(folders: list[Path], clips: int = 1) -> None:
     _out("rotation.json").write_text(json.dumps({"clips": clips, "rows": rows}, indent=2))
     head = " | ".join(f"{a:+.0f} deg" for a in ANGLES)
     lines = [f"| model | {head} |", "|---" + "|---:" * len(ANGLES) + "|"]
-    lines += [f"| {r['model']} | " + " | ".join(f"{v:.1f}" for v in r["top1_by_angle"].values()) + " |" for r in rows]
+    lines += [f"| {_short_name(r['model'])} | " + " | ".join(f"{v:.1f}" for v in r["top1_by_angle"].values()) + " |"
+              for r in rows]
     _out("rotation.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    fig, axes = new_figure(width=6.4, height=3.6)
-    ax = axes[0, 0]
-    for r in rows:
-        ax.plot(ANGLES, list(r["top1_by_angle"].values()), marker="o", label=Path(r["model"]).parent.name or r["model"])
-    ax.set(xlabel="every test skeleton turned by (degrees, clockwise)", ylabel="test top-1 (%)",
-           title=f"Penn Action test split, turned ({clips} clip x 2 views)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    save_figure(fig, _out("rotation.png"))
+    plot_rotation(rows, clips)
 
 
 def accuracy(probs, y, class_names: list[str]) -> dict:
@@ -253,6 +244,26 @@ def ensemble(run_dirs: list[Path], clips: int = 5) -> None:
     lines.append(f"| **mean softmax of the {len(members)}** | **{e['top1']:.2f}** | {e['mean_class']:.2f} | {e['top5']:.2f} |")
     _out("ensemble.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _short_name(model: str) -> str:
+    """``runs/recipe/seed0/export_last`` -> ``recipe/seed0``: what tells the models of one table apart."""
+    return "/".join(p for p in Path(model).parts[-3:] if p != "export_last")
+
+
+def plot_rotation(rows: list[dict], clips: int) -> None:
+    """Test top-1 against the angle, one line per model -> rotation.png."""
+    from deformer3d.plotting import new_figure, save_figure
+
+    fig, axes = new_figure(width=6.4, height=3.6)
+    ax = axes[0, 0]
+    for r in rows:
+        ax.plot(ANGLES, list(r["top1_by_angle"].values()), marker="o", label=_short_name(r["model"]))
+    ax.set(xlabel="every test skeleton turned by (degrees, clockwise)", ylabel="test top-1 (%)",
+           title=f"Penn Action test split, turned ({clips} clip x 2 views)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, _out("rotation.png"))
 
 
 def penn_card_section(folder: Path) -> str:
