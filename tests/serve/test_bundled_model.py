@@ -29,8 +29,11 @@ def test_no_model_means_the_bundled_one_and_models_lists_it():
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_bundled_model_reproduces_its_test_accuracy(realdata):
-    """The official test split through the folder's own preprocessing gives the top-1 its config.json records."""
+    """The official test split through the folder's own preprocessing gives the top-1 its config.json records.
+    Slow: 1,068 videos x 10 views, 3-7 minutes on a 2-core CPU (a third of the default run); `ship` runs the same
+    evaluation whenever the bundled model changes."""
     from deformer3d.data import build_dataset
     from deformer3d.data.preprocessing import data_config_from
     from deformer3d.models.hub import load_model_folder
