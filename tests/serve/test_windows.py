@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deformer3d.serve.windows import MAX_WINDOWS, clip_windows, person_seen, window_frames
+from deformer3d.serve.windows import MAX_WINDOWS, clip_windows, person_seen, presence, window_frames
 
 
 def test_short_video_is_one_window():
@@ -43,3 +43,5 @@ def test_a_window_counts_for_a_pose_model_when_a_person_is_in_half_its_frames():
     scores[0, 7] = 0.0
     assert not person_seen(scores, uses_video=False)
     assert person_seen(scores, uses_video=True) and person_seen(None, uses_video=False)  # an RGB model sees frames
+    # the predictor's form, frames first (T, persons x joints): the same share
+    assert presence(scores[0]) == 7 / 16 and presence(np.zeros((0, 13))) == 0.0

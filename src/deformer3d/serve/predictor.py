@@ -27,7 +27,7 @@ from deformer3d.errors import DataFormatError, UserError, VideoError
 from deformer3d.models.inputs import ReadsAsItsModel
 from deformer3d.pose.base import POSE_SHORT_SIDE
 from deformer3d.serve.evidence import PoseEvidence, pose_evidence, require_evidence
-from deformer3d.serve.windows import MIN_WINDOW_PRESENCE, clip_windows, window_frames
+from deformer3d.serve.windows import MIN_WINDOW_PRESENCE, clip_windows, presence, window_frames
 
 MIN_FRAMES = 2  # an action needs motion: one frame (a still image) is refused with a message
 MIN_POSE_FRAMES = 16  # pose is estimated on max(16, 2 x the model's frames) frames of a video, interpolated between
@@ -252,7 +252,7 @@ class Predictor(ReadsAsItsModel):
         with torch.inference_mode():
             window_probs = torch.softmax(self.model(pose=pose).logits.float(), dim=-1).cpu()  # (W, K)
         # a window where nobody was seen (a title card, the person out of frame) says nothing about the action
-        seen = torch.tensor([float((c["pose"][..., 2] > 0).any(-1).float().mean()) for c in clips])
+        seen = torch.tensor([presence(c["pose"][..., 2].numpy()) for c in clips])  # pose (T, R, 3)
         use = seen >= MIN_WINDOW_PRESENCE if bool((seen >= MIN_WINDOW_PRESENCE).any()) else seen >= 0
         probs = window_probs[use].mean(0)
         timings["model"] = time.perf_counter() - t_model

@@ -20,12 +20,18 @@ MIN_WINDOW_PRESENCE = 0.5  # a window counts when a person is seen in at least h
 MIN_LONG = 1.5  # a video up to 1.5 clips long is one window (the model has seen such lengths in training)
 
 
+def presence(scores) -> float:
+    """The share of a window's frames with at least one present joint: ``scores (F, ...)``, frames first."""
+    present = np.asarray(scores) > 0
+    return float(present.reshape(len(present), -1).any(1).mean()) if len(present) else 0.0
+
+
 def person_seen(scores: np.ndarray | None, uses_video: bool) -> bool:
     """Whether a window tells a model anything: an RGB model always sees its frames; a pose-only model needs a
     person in at least :data:`MIN_WINDOW_PRESENCE` of the window's frames (``scores (M, F, V)``, 0 = missing)."""
     if uses_video or scores is None:
         return True
-    return float((np.asarray(scores) > 0).any(-1).any(0).mean()) >= MIN_WINDOW_PRESENCE
+    return presence(np.moveaxis(np.asarray(scores), 1, 0)) >= MIN_WINDOW_PRESENCE
 
 
 def clip_windows(total: int, fps: float, window_seconds: float, max_windows: int = MAX_WINDOWS) -> list[tuple[int, int]]:
