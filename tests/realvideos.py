@@ -55,6 +55,15 @@ def _frames(path: Path):
             yield t - t0, frame
 
 
+def title_card_seconds(path: Path, dark: float = 16.0) -> float:
+    """How long ``path`` opens on a dark title card: the time of its first frame whose median grey level is
+    ``dark`` or more (nobody can be seen before it, so no action starts before it)."""
+    for t, frame in _frames(path):
+        if float(np.median(frame.to_ndarray(format="gray"))) >= dark:
+            return t
+    return 0.0
+
+
 def concatenate(paths: list[Path], out: Path, width: int = 640, height: int = 360) -> list[float]:
     """``paths`` one after the other into ``out``; returns the times (s) where each clip starts."""
     writer = _Writer(out, width, height)

@@ -74,6 +74,11 @@ class PoseAugmentConfig:
     # probability of swapping left / right joint names without mirroring: "left" of a person facing the camera is
     # the viewer's left in some datasets (Penn Action) and the person's own in others (MediaPipe, COCO)
     swap_sides: float = 0.0
+    # class name -> max degrees the whole body is tilted, for actions people also do on a slope that the dataset
+    # films on flat ground only (Penn Action's push-ups and sit-ups are on the floor; people do them against a bar,
+    # a bench or a wall, or on a decline bench). Those classes rotate by up to max(rotate, incline[class]); tilting
+    # every class that far makes an upright swing look like an inclined push-up (README, v11)
+    incline: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -346,6 +351,8 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("data.pose_augment.drop_joints", lambda v: 0 <= v < 1, "in [0, 1)"),
         ("data.pose_augment.hip_width", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
         ("data.pose_augment.swap_sides", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+        ("data.pose_augment.incline", lambda v: all(0 <= d <= 180 for d in v.values()),
+         "class name -> degrees in [0, 180]"),
         ("data.pose_augment.shoulder_width", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
         (
             "data.temporal_crop",

@@ -174,3 +174,40 @@ def test_side_names_image_gives_the_same_input_for_both_conventions(realdata):
                   need_pose=True)["pose"]
     assert a.shape[-2] == 13
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def _incline_dataset(incline: dict):
+    from deformer3d.config import DataConfig
+    from deformer3d.data.dataset import ActionDataset
+    from deformer3d.data.formats import SampleRecord
+
+    kp, sc = _walker(t=8)
+    kp[0, :, 12] = kp[0, :, 0] + [80.0, 0.0]  # the right ankle 80 px right of the head: a body lying flat
+    records = [SampleRecord(id=name, label=i, keypoints=kp, scores=sc, img_shape=(240, 320), total_frames=8)
+               for i, name in enumerate(["pushup", "squat"])]
+    cfg = DataConfig(format="pennaction", layout="penn13", num_frames=4, pose_norm="person", flip=False)
+    cfg.pose_augment.rotate, cfg.pose_augment.incline = 10.0, incline
+    return ActionDataset(records, ["pushup", "squat"], cfg, stage="train", need_video=False, need_pose=True)
+
+
+def test_incline_tilts_only_the_named_classes_further():
+    ds = _incline_dataset({"pushup": 60.0})
+
+    def tilts(index: int) -> np.ndarray:
+        angles = []
+        for _ in range(200):
+            x = ds[index]["pose"].numpy()  # (T, V, 3): x, y, score
+            d = x[:, 12, :2] - x[:, 0, :2]  # head -> ankle, horizontal before the augmentation
+            angles.append(np.degrees(np.arctan2(d[:, 1], d[:, 0])))
+        return np.abs(np.concatenate(angles))
+
+    push, squat = tilts(0), tilts(1)
+    assert squat.max() <= 10.0 + 1e-3  # the dataset-wide rotate
+    assert 45.0 < push.max() <= 60.0 + 1e-3 and (push > 10.0).mean() > 0.5
+
+
+def test_incline_for_a_class_the_dataset_lacks_is_refused_by_name():
+    from deformer3d.data.formats import DataFormatError
+
+    with pytest.raises(DataFormatError, match=r"data\.pose_augment\.incline names \['push_up'\].*pushup, squat"):
+        _incline_dataset({"push_up": 60.0})

@@ -128,8 +128,10 @@ def build_views(
     layout: Layout,
     rng: np.random.Generator,
     keep_frames: bool = False,
+    label: str | None = None,
 ) -> tuple[dict, dict]:
-    """Sample, decode, crop and normalise -> (model-ready tensors, meta).
+    """Sample, decode, crop and normalise -> (model-ready tensors, meta). ``label``: the sample's class name, for
+    the class-specific skeleton augmentation (``data.pose_augment.incline``).
 
     ``get_frames(indices) -> (N, H, W, 3)`` uint8; ``keypoints (M, T_k, V, 2)`` pixels over the video's frames
     (callers pair skeleton and video with ``pose_checks.match_frames``; pose-only sources: T_k = ``total``)."""
@@ -162,7 +164,7 @@ def build_views(
         union = person_box(keypoints, scores, extent="union", margin=cfg.person_crop_margin)
         # never tighter than the model's input: a lone visible joint must not zoom into a few pixels
         crop = crop_box_around(union, *hw, min_side=cfg.image_size) if union is not None else None
-    augment = _skeleton_augment(cfg) if spec.train and cfg.pose_norm == "person" else None
+    augment = _skeleton_augment(cfg, label) if spec.train and cfg.pose_norm == "person" else None
     frames_all = ids = None
     if spec.need_video:
         ids = np.unique(np.concatenate([p.needed() for p in plans]))
@@ -217,9 +219,10 @@ def torso_pairs(layout: Layout) -> list[tuple[int, int]]:
     return list(width_pairs(layout).values())
 
 
-def _skeleton_augment(cfg: DataConfig) -> SkeletonAugment | None:
+def _skeleton_augment(cfg: DataConfig, label: str | None = None) -> SkeletonAugment | None:
     a = cfg.pose_augment
-    aug = SkeletonAugment(a.rotate, tuple(a.scale), a.shear, a.translate, a.jitter, a.drop_joints,
+    rotate = max(a.rotate, a.incline.get(label, 0.0)) if label is not None else a.rotate
+    aug = SkeletonAugment(rotate, tuple(a.scale), a.shear, a.translate, a.jitter, a.drop_joints,
                           tuple(a.hip_width), tuple(a.shoulder_width), a.swap_sides)
     return None if aug == SkeletonAugment() else aug
 
@@ -293,6 +296,12 @@ class ActionDataset(Dataset):
                 f"sample '{bad[0].id}' has label {bad[0].label} outside 0..{len(self.class_names) - 1} "
                 f"({len(bad)} such samples); check data.class_names / data.num_classes"
             )
+        unknown = sorted(set(cfg.pose_augment.incline) - set(self.class_names))
+        if unknown:
+            raise DataFormatError(
+                f"data.pose_augment.incline names {unknown}, which are not classes of this dataset "
+                f"({', '.join(self.class_names)}); use the class names exactly"
+            )
         if need_video:
             missing = [r.id for r in records if r.video is None]
             if missing:
@@ -356,13 +365,14 @@ class ActionDataset(Dataset):
                     kp_t, sc_t = match_frames(kp_t, sc_t, total, skeleton=_pose_source(rec), video=str(rec.video))
                 return build_views(
                     reader.get_frames, total, (reader.height, reader.width), kp_t, sc_t, self.cfg, spec,
-                    self.layout, rng, keep_frames,
+                    self.layout, rng, keep_frames, self.class_names[rec.label],
                 )  # fmt: skip
 
             return _decode_with_recount(reader, run)
         hw = rec.img_shape or pose_shape or _shape_from_keypoints(kp, sc)
         total = rec.total_frames or kp.shape[1]
-        return build_views(None, total, hw, kp, sc, self.cfg, spec, self.layout, rng, keep_frames)
+        return build_views(None, total, hw, kp, sc, self.cfg, spec, self.layout, rng, keep_frames,
+                           self.class_names[rec.label])
 
     def raw(self, index: int, frame_inds=None) -> dict:
         """The raw sample dict of CONTRACTS.md: ``frames (T, H, W, 3)`` uint8 or None, ``keypoints (M, T, V, 2)``
