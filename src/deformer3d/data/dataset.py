@@ -221,7 +221,7 @@ def torso_pairs(layout: Layout) -> list[tuple[int, int]]:
 
 def _skeleton_augment(cfg: DataConfig, label: str | None = None) -> SkeletonAugment | None:
     a = cfg.pose_augment
-    rotate = max(a.rotate, a.incline.get(label, 0.0))  # label None: no class-specific tilt
+    rotate = max(a.rotate, a.incline.get(label, 0.0)) if label is not None else a.rotate
     aug = SkeletonAugment(rotate, tuple(a.scale), a.shear, a.translate, a.jitter, a.drop_joints,
                           tuple(a.hip_width), tuple(a.shoulder_width), a.swap_sides)
     return None if aug == SkeletonAugment() else aug
