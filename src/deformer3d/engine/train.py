@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,17 @@ MONITOR = "val/top1"
 
 
 class History(Callback):
-    """Per-epoch metrics in ``history.json`` (rank 0). The rows also live in the checkpoint (callback state), so a
-    resumed run continues the same history."""
+    """Per-epoch metrics in ``history.json`` (rank 0), with ``time/epoch_s``: the epoch's wall seconds from its
+    first batch's loading to its end (validation included in the epochs where it runs). The rows also live in the
+    checkpoint (callback state), so a resumed run continues the same history."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows: list[dict[str, float]] = []
+        self._epoch_start: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": self.rows}
@@ -68,6 +74,8 @@ class History(Callback):
         for k, v in trainer.callback_metrics.items():
             if not k.endswith("_step"):
                 row[k.removesuffix("_epoch")] = float(v)
+        if self._epoch_start is not None:
+            row["time/epoch_s"] = time.perf_counter() - self._epoch_start
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
         if trainer.is_global_zero:  # replaced atomically: readers (plots, a watching user) never see half a file
             tmp = self.path.with_suffix(".json.tmp")
