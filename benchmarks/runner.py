@@ -10,8 +10,9 @@ Suites (each one command, sized to finish in <= 20 minutes on a 2-core CPU):
                vs full temporal) and as persons grow (joint stride vs full joint); log-log growth exponents
 ``data``       clips/s of decode + sample + transform (+ pose) per loader worker vs the training step's clips/s
 ``compile``    torch.compile and SDPA vs explicit softmax attention on CPU (tiny and a mid-size model)
-``skeleton_speed``  the Penn Action skeleton model's training step, original vs shipped attention code, batch 16
-               and 64: clips/s, model GFLOP/s, the measured fp32 matmul peak (interleaved, same run)
+``skeleton_speed``  the Penn Action skeleton model's training step, batch 16 and 64: the earlier recipes (v5, v10)
+               through the original attention code vs the recipe and code as shipped: clips/s, model GFLOP/s, the
+               measured fp32 matmul peak (round by round, same run)
 ``onnx``       CPU latency per clip, PyTorch eager vs ONNX Runtime (tiny, the Penn Action skeleton model, paper),
                interleaved rounds, 2 threads: median, IQR, min..max, paired speed-up, logit agreement
 ``gpu``        CUDA only (else a "not measured" record): paper preset vs TimeSformer-base, bf16, eager vs

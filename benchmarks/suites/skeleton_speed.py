@@ -1,17 +1,19 @@
 """``python -m benchmarks --suite skeleton_speed``: the skeleton model's training step before / after the speed work.
 
-The Penn Action recipe's model (``configs/pennaction_pose.yaml``: pose only, d = 96, 3 blocks, 16 frames x 13
-joints) is trained for a few steps (forward + cross-entropy + backward + AdamW) at batch 16 and 64 with 2 torch
-threads, alternately with
+The Penn Action skeleton model (16 frames x 13 joints, pose only) is trained for a few steps (forward +
+cross-entropy + backward + AdamW) at batch 16 and 64 with 2 torch threads, in these variants:
 
-- **before** -- the original attention code, kept in ``benchmarks/reference_attention.py`` (windows gathered
-  with index tensors and scattered back with ``index_add``, SDPA everywhere);
-- **after** -- the model as shipped (window slices, explicit softmax attention for these short windows).
+- **v5 recipe, original code** -- the recipe when the speed work began (width 96, joint windows of 7, frame
+  windows of 8), run through the original attention code kept in ``benchmarks/reference_attention.py``
+  (windows gathered with index tensors and scattered back with ``index_add``, SDPA everywhere);
+- **v10 recipe, original code** and **v10 recipe, shipped code** -- the recipe before the current one (width 128),
+  through the original and the shipped attention code (the same function: the code's own speed-up);
+- **recipe, shipped code** -- ``configs/pennaction_pose.yaml`` as it is now, the model as shipped (the *after*).
 
-Both run on the same model and weights, round by round (before, after, before, after, ...), so a busy CPU slows
-both alike and their ratio stays comparable; each round also times an fp32 matmul (2048 x 2048) to give the
-machine's matmul rate under the same load. Model FLOPs per step are counted by ``FlopCounterMode`` over a forward
-and backward (a multiply-add counts 2; elementwise ops not counted); GFLOP/s = FLOPs per clip x clips/s.
+All variants run round by round (each variant's steps, then the next, ...), so a busy CPU slows them alike and
+their ratios stay comparable; each round also times an fp32 matmul (2048 x 2048) to give the machine's matmul rate
+under the same load. Model FLOPs per step are counted by ``FlopCounterMode`` over a forward and backward (a
+multiply-add counts 2; elementwise ops not counted); GFLOP/s = FLOPs per clip x clips/s.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ from deformer3d.models import build_model
 
 CONFIG = "configs/pennaction_pose.yaml"
 NUM_CLASSES = 15  # Penn Action
+# The model sections of earlier recipes, as changes to the current one (README, "Penn Action": the recipes table).
+# Every field an earlier recipe set differently is named, so a later recipe change leaves these as they were.
+STRIDE_WINDOWS = {"joint_attention": "stride", "joint_window": 7, "temporal_attention": "stride", "temporal_window": 8}
+EARLIER_RECIPES = {
+    "v5": {"dim": 96, "heads": 4, "depth": 3, **STRIDE_WINDOWS},
+    "v10": {"dim": 128, "heads": 4, "depth": 3, **STRIDE_WINDOWS},
+}
+# (name, earlier recipe or None = the config's, through the original attention code?)
+VARIANTS = (
+    ("v5 recipe, original code", "v5", True),
+    ("v10 recipe, original code", "v10", True),
+    ("v10 recipe, shipped code", "v10", False),
+    ("recipe, shipped code", None, False),
+)
+BEFORE, AFTER = "v10 recipe, original code", "recipe, shipped code"
 
 
 def penn_model_config(config: str = CONFIG) -> dict[str, Any]:
@@ -94,38 +111,47 @@ def _timed_steps(step, steps: int) -> tuple[list[float], list[float]]:
 
 
 def measure_batch(
-    model_cfg: dict[str, Any], batch: int, rounds: int, steps: int, warmup: int, matmul_size: int
+    model_cfg: dict[str, Any], batch: int, rounds: int, steps: int, warmup: int, matmul_size: int,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Interleaved before / after training steps of one batch size; per-step wall and CPU seconds."""
-    torch.manual_seed(0)
-    model = build_model(model_cfg, NUM_CLASSES).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
-    data = make_batch(model, batch)
-    flops = step_flops(model, data)
+    """Every variant's training steps at one batch size, round by round; per-step wall and CPU seconds.
+    ``overrides`` change every variant's model (tests: smaller models)."""
+    runs = {}
+    for name, recipe, original in VARIANTS:
+        cfg = {**model_cfg, **(EARLIER_RECIPES[recipe] if recipe else {}), **(overrides or {})}
+        torch.manual_seed(0)
+        model = build_model(cfg, NUM_CLASSES).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+        data = make_batch(model, batch)
 
-    def before() -> None:
-        with reference_attention(model):
-            train_step(model, optimizer, data)
+        def step(model=model, optimizer=optimizer, data=data, original=original) -> None:
+            if original:
+                with reference_attention(model):
+                    train_step(model, optimizer, data)
+            else:
+                train_step(model, optimizer, data)
 
-    def after() -> None:
-        train_step(model, optimizer, data)
-
-    variants = {"before": before, "after": after}
-    for fn in variants.values():
+        runs[name] = {"step": step, "flops": step_flops(model, data), "model": cfg}
+    for run in runs.values():
         for _ in range(warmup):
-            fn()
-    times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in variants}
+            run["step"]()
+    times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in runs}
     matmul: list[float] = []
     for _ in range(rounds):
         matmul.append(matmul_gflops(matmul_size))
-        for name, fn in variants.items():
-            wall, cpu = _timed_steps(fn, steps)
+        for name, run in runs.items():
+            wall, cpu = _timed_steps(run["step"], steps)
             times[name]["wall"] += wall
             times[name]["cpu"] += cpu
+    peak = max(matmul)
     rows = {}
     for name, t in times.items():
         wall = statistics.median(t["wall"])
+        flops = runs[name]["flops"]
         rows[name] = {
+            "model": runs[name]["model"],
+            "step_flops": flops,
+            "flops_per_clip": flops / batch,
             "median_step_s": wall,
             "median_step_cpu_s": statistics.median(t["cpu"]),
             "min_step_s": min(t["wall"]),
@@ -133,60 +159,72 @@ def measure_batch(
             "q3_step_s": statistics.quantiles(t["wall"], n=4)[2] if len(t["wall"]) > 1 else wall,
             "clips_per_s": batch / wall,
             "gflops_per_s": flops / wall / 1e9,
+            "fraction_of_matmul_peak": flops / wall / 1e9 / peak,
             "steps": t["wall"],
         }
-    peak = max(matmul)
+    after = rows[AFTER]
     for row in rows.values():
-        row["fraction_of_matmul_peak"] = row["gflops_per_s"] / peak
+        row["after_speedup_wall"] = row["median_step_s"] / after["median_step_s"]
+        row["after_speedup_cpu"] = row["median_step_cpu_s"] / after["median_step_cpu_s"]
     return {
         "batch": batch,
-        "step_flops": flops,
-        "flops_per_clip": flops / batch,
         "matmul_gflops_per_round": matmul,
         "matmul_peak_gflops": peak,
         "variants": rows,
-        "speedup_wall": rows["before"]["median_step_s"] / rows["after"]["median_step_s"],
-        "speedup_cpu": rows["before"]["median_step_cpu_s"] / rows["after"]["median_step_cpu_s"],
+        "speedup_wall": rows[BEFORE]["after_speedup_wall"],
+        "speedup_cpu": rows[BEFORE]["after_speedup_cpu"],
     }
 
 
 def verdict(r: dict[str, Any]) -> str:
     """One sentence per batch size for the summary pages."""
-    a, b = r["variants"]["after"], r["variants"]["before"]
-    return (f"batch {r['batch']}: {a['clips_per_s']:.1f} clips/s after vs {b['clips_per_s']:.1f} before "
-            f"({r['speedup_wall']:.2f}x wall, {r['speedup_cpu']:.2f}x CPU time), {a['gflops_per_s']:.0f} model GFLOP/s "
-            f"= {100 * a['fraction_of_matmul_peak']:.0f}% of the matmul rate measured in the same rounds "
-            f"({r['matmul_peak_gflops']:.0f} GFLOP/s).")
+    v = r["variants"]
+    a, b, first = v[AFTER], v[BEFORE], v[VARIANTS[0][0]]
+    code = v["v10 recipe, original code"]["median_step_s"] / v["v10 recipe, shipped code"]["median_step_s"]
+    return (f"batch {r['batch']}: {a['clips_per_s']:.1f} clips/s with the recipe as shipped vs {b['clips_per_s']:.1f} "
+            f"for the v10 recipe through the original code (**{r['speedup_wall']:.2f}x** wall, "
+            f"{r['speedup_cpu']:.2f}x CPU time; the code alone on v10: {code:.2f}x) and {first['clips_per_s']:.1f} for "
+            f"the v5 recipe through the original code ({first['after_speedup_wall']:.2f}x); "
+            f"{a['gflops_per_s']:.0f} model GFLOP/s = {100 * a['fraction_of_matmul_peak']:.0f}% of the matmul rate "
+            f"measured in the same rounds ({r['matmul_peak_gflops']:.0f} GFLOP/s).")
+
+
+def _model_line(cfg: dict[str, Any]) -> str:
+    keys = ("dim", "heads", "depth", "joint_attention", "joint_window", "temporal_attention", "temporal_window")
+    return ", ".join(f"{k} {cfg.get(k)}" for k in keys if not (k.endswith("window") and
+                                                               cfg.get(k.replace("window", "attention")) == "full"))
 
 
 def skeleton_speed_markdown(payload: dict[str, Any]) -> str:
     rows = []
     for r in payload["results"]:
-        for name in ("before", "after"):
-            v = r["variants"][name]
+        for name, v in r["variants"].items():
             rows.append([
-                str(r["batch"]), name, f"{v['clips_per_s']:.1f}", f"{v['median_step_s'] * 1e3:.0f}",
-                f"{v['q1_step_s'] * 1e3:.0f}..{v['q3_step_s'] * 1e3:.0f}", f"{v['median_step_cpu_s'] * 1e3:.0f}",
-                f"{v['gflops_per_s']:.1f}", f"{100 * v['fraction_of_matmul_peak']:.0f}%",
-                f"**{r['speedup_wall']:.2f}x** (CPU time {r['speedup_cpu']:.2f}x)" if name == "after" else "1.00x",
+                str(r["batch"]), name, f"{v['flops_per_clip'] / 1e9:.2f}", f"{v['clips_per_s']:.1f}",
+                f"{v['median_step_s'] * 1e3:.0f}", f"{v['q1_step_s'] * 1e3:.0f}..{v['q3_step_s'] * 1e3:.0f}",
+                f"{v['median_step_cpu_s'] * 1e3:.0f}", f"{v['gflops_per_s']:.1f}",
+                f"{100 * v['fraction_of_matmul_peak']:.0f}%",
+                "1.00x" if name == AFTER else f"{v['after_speedup_wall']:.2f}x",
             ])  # fmt: skip
-    first = payload["results"][0]
+    first = payload["results"][0]["variants"]
+    models = "; ".join(f"{name}: {_model_line(v['model'])}" for name, v in first.items())
     peaks = ", ".join(f"batch {r['batch']}: {r['matmul_peak_gflops']:.0f}" for r in payload["results"])
     return "\n\n".join([
         f"# Skeleton training step: before / after\n\n{machine_line(payload['machine'])}",
-        f"Model: `{payload['config']}` (`{payload['model']}`), {first['flops_per_clip'] / 1e9:.2f} GFLOPs per clip "
-        f"for forward + backward; {payload['threads']} torch threads; {payload['rounds']} rounds x "
-        f"{payload['steps']} steps per variant, interleaved, after {payload['warmup']} warm-up steps each.",
+        f"Config: `{payload['config']}`; models: {models}. {payload['threads']} torch threads; "
+        f"{payload['rounds']} rounds x {payload['steps']} steps per variant, round by round, after "
+        f"{payload['warmup']} warm-up steps each.",
         markdown_table(
-            ["batch", "variant", "clips/s", "median step ms", "IQR ms", "median CPU ms / step", "model GFLOP/s",
-             "of matmul peak", "speed-up"],
+            ["batch", "variant", "GFLOPs per clip (fwd + bwd)", "clips/s", "median step ms", "IQR ms",
+             "median CPU ms / step", "model GFLOP/s", "of matmul peak", "after is faster by"],
             rows,
         ),
         f"Matmul peak (fp32 {payload['matmul_size']}^3, best per round, max over rounds, GFLOP/s): {peaks}. "
-        "Before = the original attention code (`benchmarks/reference_attention.py`), after = the model as shipped; "
-        "same weights, same batch, alternated round by round, so the speed-up is comparable even on a busy CPU "
-        "(absolute clips/s are then lower bounds of what an idle machine gives). CPU time per step is the process's "
-        "CPU seconds (all threads): steadier than wall time when other work shares the cores.",
+        "Original code = the attention code before the speed work (`benchmarks/reference_attention.py`), shipped "
+        "code = the model as shipped; the recipes are the README's (Penn Action, the recipes table). Every variant "
+        "runs in every round, so the ratios are comparable even on a busy CPU (absolute clips/s are then lower "
+        "bounds of what an idle machine gives). CPU time per step is the process's CPU seconds (all threads): "
+        "steadier than wall time when other work shares the cores.",
         "**Verdict.** " + " ".join(payload["verdict"]),
     ])  # fmt: skip
 
@@ -208,7 +246,8 @@ def run_skeleton_speed(
     try:
         model_cfg = {**penn_model_config(), **(model_overrides or {})}
         machine = machine_info()
-        results = [measure_batch(model_cfg, b, rounds, steps, warmup, matmul_size) for b in batches]
+        results = [measure_batch(penn_model_config(), b, rounds, steps, warmup, matmul_size, model_overrides)
+                   for b in batches]
     finally:
         torch.set_num_threads(previous)
     payload = {

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmarks.suites.gpu import run_gpu
-from benchmarks.suites.skeleton_speed import make_batch, run_skeleton_speed
+from benchmarks.suites.skeleton_speed import AFTER, BEFORE, VARIANTS, make_batch, run_skeleton_speed
 from deformer3d.models import build_model
 from deformer3d.models.flops import count_flops
 
@@ -20,14 +20,20 @@ def test_skeleton_speed_suite_small(tmp_path):
     d = tmp_path / "skeleton_speed"
     assert json.loads((d / "results.json").read_text())["results"][0]["batch"] == 2
     md = (d / "results.md").read_text()
-    assert "before" in md and "after" in md and "matmul peak" in md.lower() and "Machine:" in md
+    assert all(name in md for name, _, _ in VARIANTS) and "matmul peak" in md.lower() and "Machine:" in md
     (r,) = payload["results"]
-    assert set(r["variants"]) == {"before", "after"} and r["speedup_wall"] > 0 and r["matmul_peak_gflops"] > 0
-    # the step's counted FLOPs: a forward and its backward (about twice the forward) of the Penn recipe's model
-    model = build_model(payload["model"], 15)
-    forward = count_flops(model, pose=make_batch(model, 2)["pose"])
-    assert 2.5 * forward < r["step_flops"] < 3.5 * forward
-    assert payload["model"]["num_joints"] == 13 and payload["model"]["modality"] == "pose"
+    assert list(r["variants"]) == [name for name, _, _ in VARIANTS]
+    assert r["speedup_wall"] == r["variants"][BEFORE]["after_speedup_wall"] > 0 and r["matmul_peak_gflops"] > 0
+    # each variant's counted FLOPs: a forward and its backward (about twice the forward) of its own model
+    for name, v in r["variants"].items():
+        model = build_model(v["model"], 15)
+        forward = count_flops(model, pose=make_batch(model, 2)["pose"])
+        assert 2.5 * forward < v["step_flops"] < 3.5 * forward, name
+        assert v["model"]["num_joints"] == 13 and v["model"]["modality"] == "pose" and v["model"]["depth"] == 1
+    # the earlier recipes are what they were (width 96 / 128, stride windows), whatever the config says now
+    assert r["variants"]["v5 recipe, original code"]["model"]["dim"] == 96
+    assert r["variants"][BEFORE]["model"]["dim"] == 128 and r["variants"][BEFORE]["model"]["joint_window"] == 7
+    assert r["variants"][AFTER]["model"]["dim"] == payload["model"]["dim"]
 
 
 def test_gpu_suite_dry_run_on_cpu(tmp_path):
