@@ -10,6 +10,9 @@
     python -m benchmarks.penn_action rotation FOLDER FOLDER ...
         test top-1 with every test skeleton turned by fixed angles (camera roll, inclined bodies: a push-up against
         a bench, a sit-up on a slope), 1 clip x 2 views -> rotation.{json,md,png}
+    python -m benchmarks.penn_action epoch-time [--recipes v10,v14 --epochs 3 --repeats 2]
+        wall seconds per training epoch of Penn Action recipes (earlier ones by name, 'now' = the config), each
+        trained alone in a fresh process, alternately, without the test -> epoch_time.{json,md}
     python -m benchmarks.penn_action ship RUN_DIR
         export RUN_DIR's last checkpoint into src/deformer3d/pretrained/penn-action-pose, record its evaluation
         (test split, per class; the development clips) in config.json and write the model card
@@ -78,6 +81,68 @@ def seeds(run_dirs: list[Path]) -> None:
               for r in rows]
     lines.append(f"| **median** | **{median:.2f}** | | | |")
     _out("seeds.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def recipe_epoch_times(recipe: str | None, epochs: int, out_dir: Path) -> list[float]:
+    """``time/epoch_s`` of each epoch of the Penn Action recipe (``recipe``: an earlier one of the skeleton_speed
+    suite, e.g. ``"v10"``; None = the config as it is), trained in a fresh process without the test."""
+    import subprocess
+
+    from benchmarks.suites.skeleton_speed import CONFIG, EARLIER_RECIPES
+
+    overrides = [f"model.{k}={v}" for k, v in (EARLIER_RECIPES[recipe] if recipe else {}).items()]
+    overrides += [f"trainer.max_epochs={epochs}", "trainer.check_val_every_n_epoch=1000", f"trainer.out_dir={out_dir}"]
+    code = ("import sys; from deformer3d.engine.train import train_from_config; "
+            "train_from_config(sys.argv[1], sys.argv[2:], evaluate=False)")
+    subprocess.run([sys.executable, "-c", code, str(repo_root() / CONFIG), *overrides], check=True,
+                   cwd=repo_root(), stdout=subprocess.DEVNULL)
+    history = json.loads((out_dir / "history.json").read_text())
+    return [r["time/epoch_s"] for r in history]
+
+
+@app.command("epoch-time")
+def epoch_time(
+    recipes: Annotated[str, typer.Option(help="comma-separated: earlier recipes of the skeleton_speed suite "
+                                              "(v5, v10, v14) and 'now' (the config as it is)")] = "v10,v14",
+    epochs: int = 3,
+    repeats: int = 2,
+) -> None:
+    """Training epoch wall time of Penn Action recipes: the median over epochs after the first (the first also
+    starts the loader worker and warms up) and over ``repeats`` rounds, the recipes alternating."""
+    import os
+    import tempfile
+
+    from benchmarks.common import machine_info
+    from deformer3d.config import load_config
+
+    names = [r.strip() for r in recipes.split(",") if r.strip()]
+    machine = machine_info()  # now: its load average is the one before the trainings
+    threads = load_config(repo_root() / "configs/pennaction_pose.yaml").trainer.num_threads
+    load = os.getloadavg()[0]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            for name in names:
+                run = Path(tmp) / f"{name}_{i}"
+                times[name] += recipe_epoch_times(None if name == "now" else name, epochs, run)[1:]
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    first = names[0]
+    summary = {"machine": machine, "load_at_start": load, "trainer_threads": threads, "epochs": epochs, "repeats": repeats,
+               "epoch_s": times, "median_epoch_s": medians,
+               "speedup_vs_first": {k: medians[first] / m for k, m in medians.items()}}
+    _out("epoch_time.json").write_text(json.dumps(summary, indent=2))
+    from benchmarks.common import machine_line
+
+    lines = [machine_line(summary["machine"]), "",
+             f"| recipe | epoch wall time (median) | epochs timed | range | {first}'s time / this |",
+             "|---|---:|---:|---|---:|"]
+    lines += [f"| {k} | {medians[k]:.1f} s | {len(v)} | {min(v):.1f}..{max(v):.1f} s | "
+              f"{summary['speedup_vs_first'][k]:.2f}x |" for k, v in times.items()]
+    lines += ["", f"One epoch = the 1,258 training videos at the recipe's batch size, {threads} torch thread(s) "
+              "(`trainer.num_threads`), one loader worker; each recipe trained alone in a fresh process, the recipes "
+              "alternating; the machine line's load average is from before the first training."]
+    _out("epoch_time.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

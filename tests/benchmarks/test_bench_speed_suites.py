@@ -23,7 +23,8 @@ def test_skeleton_speed_suite_small(tmp_path):
     assert all(name in md for name, _, _ in VARIANTS) and "matmul peak" in md.lower() and "Machine:" in md
     (r,) = payload["results"]
     assert list(r["variants"]) == [name for name, _, _ in VARIANTS]
-    assert r["speedup_wall"] == r["variants"][BEFORE]["after_speedup_wall"] > 0 and r["matmul_peak_gflops"] > 0
+    assert r["speedup_wall"] == r["variants"][AFTER]["speedup_wall"] > 0 and r["matmul_peak_gflops"] > 0
+    assert r["variants"][BEFORE]["speedup_wall"] == 1.0
     # each variant's counted FLOPs: a forward and its backward (about twice the forward) of its own model
     for name, v in r["variants"].items():
         model = build_model(v["model"], 15)
