@@ -84,15 +84,22 @@ def seeds(run_dirs: list[Path]) -> None:
     print("\n".join(lines))
 
 
+def recipe_overrides(recipe: str | None) -> list[str]:
+    """Dot-list overrides that turn the Penn Action config into an earlier recipe of the skeleton_speed suite
+    (None: none, the config as it is)."""
+    from benchmarks.suites.skeleton_speed import EARLIER_RECIPES
+
+    return [f"model.{k}={v}" for k, v in (EARLIER_RECIPES[recipe] if recipe else {}).items()]
+
+
 def recipe_epoch_times(recipe: str | None, epochs: int, out_dir: Path) -> list[float]:
     """``time/epoch_s`` of each epoch of the Penn Action recipe (``recipe``: an earlier one of the skeleton_speed
     suite, e.g. ``"v10"``; None = the config as it is), trained in a fresh process without the test."""
     import subprocess
 
-    from benchmarks.suites.skeleton_speed import CONFIG, EARLIER_RECIPES
+    from benchmarks.suites.skeleton_speed import CONFIG
 
-    overrides = [f"model.{k}={v}" for k, v in (EARLIER_RECIPES[recipe] if recipe else {}).items()]
-    overrides += [f"trainer.max_epochs={epochs}", "trainer.check_val_every_n_epoch=1000", f"trainer.out_dir={out_dir}"]
+    overrides = recipe_overrides(recipe) + [f"trainer.max_epochs={epochs}", "trainer.check_val_every_n_epoch=1000", f"trainer.out_dir={out_dir}"]
     code = ("import sys; from deformer3d.engine.train import train_from_config; "
             "train_from_config(sys.argv[1], sys.argv[2:], evaluate=False)")
     subprocess.run([sys.executable, "-c", code, str(repo_root() / CONFIG), *overrides], check=True,
@@ -110,16 +117,15 @@ def epoch_time(
 ) -> None:
     """Training epoch wall time of Penn Action recipes: the median over epochs after the first (the first also
     starts the loader worker and warms up) and over ``repeats`` rounds, the recipes alternating."""
-    import os
     import tempfile
 
-    from benchmarks.common import machine_info
+    from benchmarks.common import machine_info, machine_line
+    from benchmarks.suites.skeleton_speed import CONFIG
     from deformer3d.config import load_config
 
     names = [r.strip() for r in recipes.split(",") if r.strip()]
-    machine = machine_info()  # now: its load average is the one before the trainings
-    threads = load_config(repo_root() / "configs/pennaction_pose.yaml").trainer.num_threads
-    load = os.getloadavg()[0]
+    machine = machine_info()  # before the trainings: its load average is the machine's, not ours
+    threads = load_config(repo_root() / CONFIG).trainer.num_threads
     times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
@@ -128,12 +134,10 @@ def epoch_time(
                 times[name] += recipe_epoch_times(None if name == "now" else name, epochs, run)[1:]
     medians = {k: statistics.median(v) for k, v in times.items()}
     first = names[0]
-    summary = {"machine": machine, "load_at_start": load, "trainer_threads": threads, "epochs": epochs, "repeats": repeats,
+    summary = {"machine": machine, "trainer_threads": threads, "epochs": epochs, "repeats": repeats,
                "epoch_s": times, "median_epoch_s": medians,
                "speedup_vs_first": {k: medians[first] / m for k, m in medians.items()}}
     _out("epoch_time.json").write_text(json.dumps(summary, indent=2))
-    from benchmarks.common import machine_line
-
     lines = [machine_line(summary["machine"]), "",
              f"| recipe | epoch wall time (median) | epochs timed | range | {first}'s time / this |",
              "|---|---:|---:|---|---:|"]

@@ -257,10 +257,10 @@ def run_skeleton_speed(
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        model_cfg = {**penn_model_config(), **(model_overrides or {})}
+        base = penn_model_config()
+        model_cfg = {**base, **(model_overrides or {})}
         machine = machine_info()
-        results = [measure_batch(penn_model_config(), b, rounds, steps, warmup, matmul_size, model_overrides)
-                   for b in batches]
+        results = [measure_batch(base, b, rounds, steps, warmup, matmul_size, model_overrides) for b in batches]
     finally:
         torch.set_num_threads(previous)
     payload = {

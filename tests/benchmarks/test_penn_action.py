@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.penn_action import accuracy, rotate_pose
+from benchmarks.penn_action import accuracy, recipe_overrides, rotate_pose
+from benchmarks.suites.skeleton_speed import CONFIG, EARLIER_RECIPES
+from deformer3d.config import load_config
+from deformer3d.models import build_model
 
 
 def test_accuracy_top1_mean_class_top5_and_per_class():
@@ -37,3 +40,12 @@ def test_rotate_pose_turns_present_joints_clockwise_on_screen_about_the_centre()
     torch.testing.assert_close(turned[0, 1], torch.tensor([0.3, 0.5, 1.0]))
     assert turned[0, 2].tolist() == [0.0, 0.0, 0.0]  # missing stays missing, not moved to the turned origin
     torch.testing.assert_close(rotate_pose(rotate_pose(pose, 30.0), -30.0), pose)
+
+
+def test_the_epoch_timer_trains_each_earlier_recipe_as_the_speed_suite_builds_it():
+    # the dot-list overrides must reach the config as the suite's model dicts do (types included: 'full', 64, ...)
+    assert recipe_overrides(None) == []
+    for name, fields in EARLIER_RECIPES.items():
+        model = load_config(CONFIG, recipe_overrides(name)).model
+        assert {k: model[k] for k in fields} == fields, name
+        assert build_model(dict(model), 15).config.dim == fields["dim"]
