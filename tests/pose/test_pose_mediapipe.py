@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +20,9 @@ pytest.importorskip("mediapipe")
 # Human3.6M joint -> COCO-17 joint for the joints both define at the same anatomical point (H36M's pelvis,
 # spine, thorax, neck and head have no COCO counterpart; COCO's face points none in H36M).
 H36M_TO_COCO = {1: 11, 2: 13, 3: 15, 4: 12, 5: 14, 6: 16, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8, 16: 10}
+# glog / absl lines (``W0000 00:00:... file.cc:123] ...``) and TF Lite's INFO lines
+NATIVE_LOG = re.compile(r"^[IWEF]\d{4} |TensorFlow Lite|XNNPACK|absl::InitializeLog|inference_feedback|\.cc:\d+\]",
+                        re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +121,51 @@ def test_video_session_tracks_across_chunks_like_one_clip(realdata):
     assert (whole_sc > 0.5).mean() > 0.5  # the person is found
     np.testing.assert_array_equal(np.concatenate([k for k, _ in parts], axis=1), whole_kp)
     np.testing.assert_array_equal(np.concatenate([s for _, s in parts], axis=1), whole_sc)
+
+
+def _stderr_of(script: str) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stderr
+
+
+def test_graph_start_lines_stay_silent_while_the_caller_works_before_the_first_chunk():
+    """MediaPipe opens its calculators on its own threads after the graph is built: a caller that decodes for a
+    while before the first chunk (here: sleeps) used to get TF Lite's delegate lines on the terminal (CI, stop 24).
+    Python's own stderr still reaches the terminal in that pause."""
+    stderr = _stderr_of(
+        "import sys, time, numpy as np\n"
+        "from deformer3d.pose import build_pose_estimator\n"
+        "est = build_pose_estimator('mediapipe')\n"
+        "session = est.video_session()\n"
+        "print('python line in the pause', file=sys.stderr)\n"
+        "time.sleep(1.5)\n"
+        "session.estimate(np.zeros((2, 64, 64, 3), np.uint8))\n"
+        "session.close()\n"
+        "print('python line after', file=sys.stderr)\n"
+    )
+    assert "python line in the pause" in stderr and "python line after" in stderr
+    assert not NATIVE_LOG.search(stderr), stderr[-2000:]
+
+
+def test_silences_ending_out_of_order_give_stderr_back():
+    """Two sessions whose silences overlap without nesting (the first ends while the second still starts): Python's
+    stderr reaches the terminal throughout, and fd 2 is the terminal's again once both are over."""
+    stderr = _stderr_of(
+        "import contextlib, os, sys\n"
+        "from deformer3d.pose.mediapipe_backend import native_stderr_silenced\n"
+        "a, b = contextlib.ExitStack(), contextlib.ExitStack()\n"
+        "a.enter_context(native_stderr_silenced())\n"
+        "b.enter_context(native_stderr_silenced())\n"
+        "os.write(2, b'native while silenced\\n')\n"
+        "a.close()\n"
+        "print('python while b silences', file=sys.stderr, flush=True)\n"
+        "os.write(2, b'native while b silences\\n')\n"
+        "b.close()\n"
+        "os.write(2, b'native after both\\n')\n"
+        "print('python after both', file=sys.stderr, flush=True)\n"
+    )
+    assert "native while silenced" not in stderr and "native while b silences" not in stderr
+    assert "python while b silences" in stderr
+    assert "native after both" in stderr and "python after both" in stderr

@@ -25,6 +25,7 @@ MODEL_COMPLEXITY = 1  # the only model inside the 0.10.21 wheel
 _QUIET_LOCK = threading.Lock()
 _QUIET_DEPTH = 0
 _SAVED_FD: int | None = None
+_SWAP: tuple[object, object] | None = None  # (Python's stderr before, the stream on the saved fd)
 
 
 @contextlib.contextmanager
@@ -33,9 +34,10 @@ def native_stderr_silenced():
     its C++ side (glog / absl, TF Lite) prints lines such as ``INFO: Created TensorFlow Lite XNNPACK delegate``
     or ``W0000 ... landmark_projection_calculator.cc`` that look like errors but are harmless. Python's own
     ``sys.stderr`` keeps writing to the terminal meanwhile (progress bars, warnings): when it is the process's fd 2
-    it is swapped for a stream on a duplicate of the real stderr. Re-entrant and thread-safe (fd 2 is shared by
-    the whole process: the first to enter silences it, the last to leave restores it)."""
-    global _QUIET_DEPTH, _SAVED_FD
+    it is swapped for a stream on a duplicate of the real stderr. Re-entrant and thread-safe, and the silences
+    need not end in the order they began (fd 2 and ``sys.stderr`` are the whole process's: the first to enter
+    silences both, the last to leave restores both)."""
+    global _QUIET_DEPTH, _SAVED_FD, _SWAP
     with _QUIET_LOCK:
         if _QUIET_DEPTH == 0:
             try:
@@ -47,29 +49,30 @@ def native_stderr_silenced():
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
                 os.close(devnull)
+                if _is_fd2(sys.stderr):
+                    stream = open(saved, "w", buffering=1, closefd=False,  # noqa: SIM115
+                                  encoding=getattr(sys.stderr, "encoding", None), errors="backslashreplace")
+                    _SWAP = (sys.stderr, stream)
+                    sys.stderr = stream
             _SAVED_FD = saved
         _QUIET_DEPTH += 1
-        saved = _SAVED_FD
-    py_stderr = sys.stderr
-    swapped = None
-    if saved is not None and _is_fd2(py_stderr):
-        swapped = open(saved, "w", buffering=1, closefd=False, encoding=getattr(py_stderr, "encoding", None),  # noqa: SIM115
-                       errors="backslashreplace")
-        sys.stderr = swapped
     try:
         yield
     finally:
-        if swapped is not None:
-            swapped.flush()
-            if sys.stderr is swapped:
-                sys.stderr = py_stderr
-            swapped.close()
         with _QUIET_LOCK:
             _QUIET_DEPTH -= 1
-            if _QUIET_DEPTH == 0 and _SAVED_FD is not None:
-                os.dup2(_SAVED_FD, 2)
-                os.close(_SAVED_FD)
-                _SAVED_FD = None
+            if _QUIET_DEPTH == 0:
+                if _SWAP is not None:
+                    before, stream = _SWAP
+                    stream.flush()
+                    if sys.stderr is stream:  # unless someone set their own stream meanwhile
+                        sys.stderr = before
+                    stream.close()
+                    _SWAP = None
+                if _SAVED_FD is not None:
+                    os.dup2(_SAVED_FD, 2)
+                    os.close(_SAVED_FD)
+                    _SAVED_FD = None
 
 
 def _is_fd2(stream) -> bool:
@@ -143,12 +146,22 @@ class MediaPipePoseEstimator(PoseEstimator):
 class MediaPipeVideoSession(VideoSession):
     """One MediaPipe graph for consecutive chunks of a video: the person found in one chunk seeds the search in the
     next, and the graph's start (its first frame costs ~0.2-0.5 s here, ~5x a tracked frame) is paid once per video
-    instead of once per chunk. Native log lines (graph start, first frame, close) never reach the terminal."""
+    instead of once per chunk. Native log lines (graph start, first frame, close) never reach the terminal.
+
+    The graph's start is asynchronous: MediaPipe opens its calculators on its own threads after the constructor
+    returns, and TF Lite prints its delegate lines whenever that happens (while the caller decodes the first
+    chunk, say). So the silence begins before the graph starts and lasts until the first chunk has run through
+    it, not just around each call."""
 
     def __init__(self, estimator: MediaPipePoseEstimator):
         super().__init__(estimator)
-        with native_stderr_silenced():
+        self._starting = contextlib.ExitStack()
+        self._starting.enter_context(native_stderr_silenced())
+        try:
             self._graph = estimator._graph()
+        except BaseException:
+            self._starting.close()
+            raise
 
     def estimate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._graph is None:
@@ -157,13 +170,16 @@ class MediaPipeVideoSession(VideoSession):
         h, w = frames.shape[1:3]
         keypoints = np.zeros((len(frames), 33, 2), np.float32)
         scores = np.zeros((len(frames), 33), np.float32)
-        with native_stderr_silenced():
-            for t, frame in enumerate(frames):
-                result = self._graph.process(frame)
-                if result.pose_landmarks is not None:
-                    lms = result.pose_landmarks.landmark
-                    keypoints[t] = [(lm.x * w, lm.y * h) for lm in lms]
-                    scores[t] = [lm.visibility for lm in lms]
+        try:
+            with native_stderr_silenced():
+                for t, frame in enumerate(frames):
+                    result = self._graph.process(frame)
+                    if result.pose_landmarks is not None:
+                        lms = result.pose_landmarks.landmark
+                        keypoints[t] = [(lm.x * w, lm.y * h) for lm in lms]
+                        scores[t] = [lm.visibility for lm in lms]
+        finally:
+            self._starting.close()  # the graph has run a frame: its start-up lines are out
         kp17, sc17 = mediapipe_to_coco(keypoints, scores)
         assert kp17.shape[-2] == NUM_JOINTS
         return kp17[None].astype(np.float32), np.clip(sc17, 0.0, 1.0)[None].astype(np.float32)
@@ -173,3 +189,10 @@ class MediaPipeVideoSession(VideoSession):
             with native_stderr_silenced():
                 self._graph.close()
             self._graph = None
+        self._starting.close()
+
+    def __del__(self):
+        # a session dropped before its first chunk must not leave the process's stderr silenced
+        starting = getattr(self, "_starting", None)
+        if starting is not None:
+            starting.close()
