@@ -4,12 +4,16 @@
         per-seed test top-1 / mean-class / wall time and the median -> benchmarks/results/penn_action/seeds.{json,md}
     python -m benchmarks.penn_action wild [--model FOLDER]
         `deformer3d predict` (MediaPipe poses, the predictor's windows) on the development clips
-        (realdata wild/*.mp4 + videos/stgcn_clean_and_jerk.mp4): top-5 and timings per clip -> wild.{json,md}
+        (realdata wild/*.mp4 + videos/stgcn_clean_and_jerk.mp4): top-5 and timings per clip, and the share of the
+        timeline's windows that are right, with its segments -> wild.{json,md}
     python -m benchmarks.penn_action ensemble RUN_DIR RUN_DIR ...
         the mean softmax of several runs on the test split, beside each run's own figures -> ensemble.{json,md}
     python -m benchmarks.penn_action rotation FOLDER FOLDER ...
         test top-1 with every test skeleton turned by fixed angles (camera roll, inclined bodies: a push-up against
         a bench, a sit-up on a slope), 1 clip x 2 views -> rotation.{json,md,png}
+    python -m benchmarks.penn_action phase FOLDER FOLDER ...
+        test top-1 with every test clip started elsewhere in its motion (a window of a set of squats starts
+        anywhere in a repetition), overall and on the classes done in repetitions -> phase.{json,md,png}
     python -m benchmarks.penn_action epoch-time [--recipes v10,v14 --epochs 3 --repeats 2]
         wall seconds per training epoch of Penn Action recipes (earlier ones by name, 'now' = the config), each
         trained alone in a fresh process, alternately, without the test -> epoch_time.{json,md}
@@ -164,11 +168,30 @@ def predict_dev(model: Path) -> list[dict]:
             rows.append({"clip": f"{clip.parent.name}/{clip.name}", "expected": expected_label(clip), "top1": top,
                          "probability": round(p, 4), "correct": top == expected_label(clip),
                          "top5": [[label, round(q, 4)] for label, q in result.top_k],
-                         "seconds": round(sum(result.timings.values()), 2)})
-            print(f"{rows[-1]['clip']:32s} {top:16s} {p:.2f} {'ok' if rows[-1]['correct'] else 'WRONG'}", flush=True)
+                         "seconds": round(sum(result.timings.values()), 2),
+                         **window_agreement(predictor, clip)})
+            r = rows[-1]
+            print(f"{r['clip']:32s} {top:16s} {p:.2f} {'ok' if r['correct'] else 'WRONG'}  windows right "
+                  f"{r['windows_right']:.0%} of {r['windows']}, segments {' / '.join(r['segments'])}", flush=True)
     finally:
         predictor.close()
     return rows
+
+
+def window_agreement(predictor, clip: Path) -> dict:
+    """The clip as ``deformer3d predict --timeline`` sees it: the share of its windows (where someone is seen) whose
+    top-1 is the clip's action, and the timeline's segment labels. A whole-clip label averages every window; this
+    says how often a single window is right, which is what a timeline of an untrimmed video shows."""
+    import numpy as np
+
+    from deformer3d.serve.timeline import run_timeline
+
+    tl = run_timeline(predictor, clip, progress=False)
+    tw = tl.windows[None]
+    seen = np.asarray(tw.seen, bool)
+    top = np.asarray(tw.probs).argmax(1)[seen]
+    right = float((top == tl.labels.index(expected_label(clip))).mean()) if len(top) else 0.0
+    return {"windows": int(seen.sum()), "windows_right": round(right, 4), "segments": [s.label for s in tl.segments]}
 
 
 @app.command()
@@ -179,10 +202,14 @@ def wild(model: Annotated[Path | None, typer.Option(help="model folder (default:
 
 def write_wild(rows: list[dict]) -> None:
     _out("wild.json").write_text(json.dumps(rows, indent=2))
-    lines = ["| clip | expected | top-1 | probability | |", "|---|---|---|---:|---|"]
-    lines += [f"| {r['clip']} | {r['expected']} | {r['top1']} | {r['probability']:.2f} | {'ok' if r['correct'] else 'wrong'} |"
-              for r in rows]
-    lines.append(f"\n{sum(r['correct'] for r in rows)} / {len(rows)} correct")
+    lines = ["| clip | expected | top-1 | probability | | windows right | timeline segments |",
+             "|---|---|---|---:|---|---:|---|"]
+    lines += [f"| {r['clip']} | {r['expected']} | {r['top1']} | {r['probability']:.2f} | {'ok' if r['correct'] else 'wrong'} "
+              f"| {r['windows_right']:.0%} of {r['windows']} | {' / '.join(r['segments'])} |" for r in rows]
+    lines.append(f"\n{sum(r['correct'] for r in rows)} / {len(rows)} correct; a window is right for "
+                 f"{sum(r['windows_right'] * r['windows'] for r in rows) / max(sum(r['windows'] for r in rows), 1):.0%} "
+                 "of the windows with a person (`windows right`: the timeline's windows of the clip whose top-1 is "
+                 "its action)")
     _out("wild.md").write_text("\n".join(lines) + "\n")
 
 
@@ -210,10 +237,10 @@ def ship(run: Path, out: Annotated[Path | None, typer.Option(help="model folder"
     print(f"shipped {run} -> {folder}")
 
 
-def test_probs(folder: Path, clips: int = 5, angles: tuple[float, ...] = (0.0,)):
+def test_probs(folder: Path, clips: int = 5, angles: tuple[float, ...] = (0.0,), phases: tuple[float, ...] = (0.0,)):
     """Softmax over the Penn Action test split of a model folder through its own preprocessing, ``clips`` x 2
     views averaged -> ``(probs (N, K), labels (N,), class names)``; with several ``angles`` (degrees, see
-    :func:`rotate_pose`) ``probs`` is ``(A, N, K)``, one per angle."""
+    :func:`rotate_pose`) or ``phases`` (see :func:`shift_phase`) ``probs`` is ``(A, N, K)``, one per setting."""
     import torch
 
     from deformer3d.data import build_dataset
@@ -225,16 +252,30 @@ def test_probs(folder: Path, clips: int = 5, angles: tuple[float, ...] = (0.0,))
     cfg.format, cfg.root, cfg.ann_file, cfg.flip = "pennaction", str(realdata_root() / "pennaction"), "labels", True
     cfg.splits = {"test": "test"}
     ds = build_dataset(cfg, "test", need_video=False, need_pose=True, num_clips=clips, flip_views=True)
+    settings = [(a, f) for a in angles for f in phases]
     preds, labels = [], []
     with torch.inference_mode():
         for batch in torch.utils.data.DataLoader(ds, batch_size=64):
             views = batch["pose"].flatten(0, 1)
-            probs = torch.stack([model(pose=rotate_pose(views, a) if a else views).logits.softmax(-1)
-                                 .unflatten(0, batch["pose"].shape[:2]).mean(1) for a in angles])
+            probs = torch.stack([model(pose=shift_phase(rotate_pose(views, a), f)).logits.softmax(-1)
+                                 .unflatten(0, batch["pose"].shape[:2]).mean(1) for a, f in settings])
             preds.append(probs)
             labels.append(batch["label"])
     probs = torch.cat(preds, dim=1)
-    return (probs[0] if len(angles) == 1 else probs), torch.cat(labels), ds.class_names
+    return (probs[0] if len(settings) == 1 else probs), torch.cat(labels), ds.class_names
+
+
+def shift_phase(pose, phase: float):
+    """Model-input skeletons ``pose (..., T, J, C)`` played forwards and back in a loop from ``phase`` (0-1) of the
+    way round it (``back_and_forth``): 0 = as they are, 0.5 = backwards, in between = starting mid-clip. A trimmed
+    clip starts where the action does; a window of an untrimmed video of repetitions starts anywhere in one."""
+    from deformer3d.data.sampling import back_and_forth
+
+    if not phase:
+        return pose
+    t = pose.shape[-3]
+    order = back_and_forth(t, int(round(phase * max(2 * t - 2, 1))))
+    return pose[..., order, :, :]
 
 
 def rotate_pose(pose, degrees: float):
@@ -242,6 +283,8 @@ def rotate_pose(pose, degrees: float):
     ``degrees`` about the person's centre, clockwise on screen (y points down); missing joints stay (0, 0)."""
     import torch
 
+    if not degrees:
+        return pose
     t = torch.tensor(degrees * torch.pi / 180)
     rot = torch.stack([torch.stack([t.cos(), -t.sin()]), torch.stack([t.sin(), t.cos()])]).to(pose.dtype)
     xy, present = pose[..., :2], pose[..., 2:] > 0
@@ -273,6 +316,58 @@ def rotation(folders: list[Path], clips: int = 1) -> None:
     _out("rotation.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot_rotation(rows, clips)
+
+
+PHASES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+# Penn Action's classes done in sets of repetitions (the recipe's data.repeated_classes when it has them)
+REPEATED = ("bench_press", "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat")
+
+
+@app.command()
+def phase(folders: list[Path], clips: int = 1) -> None:
+    """Test top-1 of each model folder with every test clip started elsewhere in its motion -> phase.{json,md,png}.
+
+    Penn Action's clips are trimmed to start where the action starts; a window of an untrimmed video (the timeline,
+    ``watch``) of a set of squats starts anywhere in a repetition. Each test clip is played forwards and back in a
+    loop from ``phase`` of the way round it (:func:`shift_phase`); the figure that matters is the accuracy on the
+    classes done in repetitions (:data:`REPEATED`), the one people film as sets of them."""
+    rows = []
+    for folder in folders:
+        probs, y, names = test_probs(folder, clips, phases=PHASES)
+        rep = [names.index(c) for c in REPEATED]
+        by_phase = {}
+        for f, p in zip(PHASES, probs, strict=True):
+            a = accuracy(p, y, names)
+            by_phase[f"{f:.1f}"] = {"top1": a["top1"],
+                                    "repeated": round(statistics.fmean(a["per_class"][names[i]] for i in rep), 1)}
+        rows.append({"model": str(folder), "by_phase": by_phase})
+        print(folder, " ".join(f"{k}: {v['top1']:.1f} / {v['repeated']:.1f}" for k, v in by_phase.items()), flush=True)
+    _out("phase.json").write_text(json.dumps({"clips": clips, "repeated": list(REPEATED), "rows": rows}, indent=2))
+    head = " | ".join(f"{f:.1f}" for f in PHASES)
+    lines = [f"Test top-1 % (all classes / mean over the repeated classes: {', '.join(REPEATED)}), each test clip "
+             f"started at a phase of its back-and-forth loop ({clips} clip x 2 views)\n",
+             f"| model | {head} |", "|---" + "|---:" * len(PHASES) + "|"]
+    lines += [f"| {_short_name(r['model'])} | " + " | ".join(f"{v['top1']:.1f} / {v['repeated']:.1f}"
+                                                           for v in r["by_phase"].values()) + " |" for r in rows]
+    _out("phase.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plot_phase(rows, clips)
+
+
+def plot_phase(rows: list[dict], clips: int) -> None:
+    """Accuracy on the repeated classes against the phase, one line per model -> phase.png."""
+    from deformer3d.plotting import new_figure, save_figure
+
+    fig, axes = new_figure(width=6.4, height=3.6)
+    ax = axes[0, 0]
+    for r in rows:
+        ax.plot(PHASES, [v["repeated"] for v in r["by_phase"].values()], marker="o", label=_short_name(r["model"]))
+    ax.set(xlabel="where the clip starts (fraction of its forwards-and-back loop; 0.5 = backwards)",
+           ylabel="mean accuracy, repeated classes (%)",
+           title=f"Penn Action test split, started mid-motion ({clips} clip x 2 views)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, _out("phase.png"))
 
 
 def accuracy(probs, y, class_names: list[str]) -> dict:

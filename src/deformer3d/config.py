@@ -134,6 +134,11 @@ class DataConfig:
     # training: sample the clip's frames from a random window of this fraction [lo, hi] of the video, so the model
     # sees the action faster, slower and at other phases ([1, 1] = the whole video)
     temporal_crop: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    # classes done in sets of repetitions (squats, push-ups, sit-ups): a window of an untrimmed video starts anywhere
+    # in a repetition, a trimmed dataset's clip where one starts. Training: with probability `phase_shift` a clip of
+    # such a class is played forwards and back in a loop from a random point (data/sampling.py: back_and_forth)
+    repeated_classes: list[str] = field(default_factory=list)
+    phase_shift: float = 0.0
     # how long one training clip lasts, in seconds (0 = unknown): long videos are cut into windows of this length
     # for models whose sampler spreads its frames over a whole trimmed clip (Penn Action: median 56 frames ~ 2 s)
     window_seconds: float = 0.0
@@ -354,6 +359,7 @@ def _rules() -> list[tuple[str, Callable[[Any], bool], str]]:
         ("data.pose_augment.incline", lambda v: all(0 <= d <= 180 for d in v.values()),
          "class name -> degrees in [0, 180]"),
         ("data.pose_augment.shoulder_width", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] with 0 < lo <= hi"),
+        ("data.phase_shift", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
         (
             "data.temporal_crop",
             lambda v: len(v) == 2 and 0 < v[0] <= v[1] <= 1,

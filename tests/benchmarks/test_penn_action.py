@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.penn_action import accuracy, recipe_overrides, rotate_pose
+from benchmarks.penn_action import REPEATED, accuracy, recipe_overrides, rotate_pose, shift_phase
 from benchmarks.suites.skeleton_speed import CONFIG, EARLIER_RECIPES
 from deformer3d.config import load_config
 from deformer3d.models import build_model
@@ -40,6 +40,22 @@ def test_rotate_pose_turns_present_joints_clockwise_on_screen_about_the_centre()
     torch.testing.assert_close(turned[0, 1], torch.tensor([0.3, 0.5, 1.0]))
     assert turned[0, 2].tolist() == [0.0, 0.0, 0.0]  # missing stays missing, not moved to the turned origin
     torch.testing.assert_close(rotate_pose(rotate_pose(pose, 30.0), -30.0), pose)
+
+
+def test_shift_phase_starts_the_clip_elsewhere_in_its_back_and_forth_loop():
+    # (views=2, T=5, J=1, C=1): the value is the frame's index
+    pose = torch.arange(5.0).reshape(1, 5, 1, 1).repeat(2, 1, 1, 1)
+    assert shift_phase(pose, 0.0) is pose
+    assert shift_phase(pose, 0.5)[0, :, 0, 0].tolist() == [4, 3, 2, 1, 0]  # halfway round: backwards
+    assert shift_phase(pose, 0.25)[1, :, 0, 0].tolist() == [2, 3, 4, 3, 2]  # 2 of the loop's 8 steps on
+    assert shift_phase(pose, 0.25).shape == pose.shape
+
+
+def test_the_repeated_classes_are_penn_action_classes():
+    from bundled import bundled_model
+    from deformer3d.models.hub import read_model_folder
+
+    assert set(REPEATED) <= set(read_model_folder(bundled_model()).info()["labels"])
 
 
 def test_the_epoch_timer_trains_each_earlier_recipe_as_the_speed_suite_builds_it():

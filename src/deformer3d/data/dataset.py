@@ -36,7 +36,7 @@ from deformer3d.data.pose_transforms import (
     person_coordinates_in,
     temporal_crop,
 )
-from deformer3d.data.sampling import FramePlan, make_plans
+from deformer3d.data.sampling import FramePlan, back_and_forth, make_plans
 from deformer3d.data.skeleton import Layout, clean_keypoints, get_layout, select_persons
 from deformer3d.data.transforms import (
     Box,
@@ -135,6 +135,9 @@ def build_views(
 
     ``get_frames(indices) -> (N, H, W, 3)`` uint8; ``keypoints (M, T_k, V, 2)`` pixels over the video's frames
     (callers pair skeleton and video with ``pose_checks.match_frames``; pose-only sources: T_k = ``total``)."""
+    phase = None  # (total,) the source frame of each frame of the clip when it starts mid-repetition
+    if spec.train and label in cfg.repeated_classes and cfg.phase_shift > 0 and rng.random() < cfg.phase_shift:
+        phase = back_and_forth(total, int(rng.integers(0, max(2 * total - 2, 1))))
     start, span = 0, total
     if spec.train and tuple(cfg.temporal_crop) != (1.0, 1.0):
         start, span = temporal_crop(total, tuple(cfg.temporal_crop), rng)
@@ -151,6 +154,8 @@ def build_views(
     )
     if start:
         plans = [FramePlan(p.sources + start, p.weights, p.gain) for p in plans]
+    if phase is not None:
+        plans = [FramePlan(phase[p.sources], p.weights, p.gain) for p in plans]
     person = None  # person-centric: the pose's unit square, and / or the RGB crop
     if spec.need_pose:
         if cfg.joint_scores == "present":
@@ -296,12 +301,14 @@ class ActionDataset(Dataset):
                 f"sample '{bad[0].id}' has label {bad[0].label} outside 0..{len(self.class_names) - 1} "
                 f"({len(bad)} such samples); check data.class_names / data.num_classes"
             )
-        unknown = sorted(set(cfg.pose_augment.incline) - set(self.class_names))
-        if unknown:
-            raise DataFormatError(
-                f"data.pose_augment.incline names {unknown}, which are not classes of this dataset "
-                f"({', '.join(self.class_names)}); use the class names exactly"
-            )
+        for field_name, names in (("data.pose_augment.incline", cfg.pose_augment.incline),
+                                  ("data.repeated_classes", cfg.repeated_classes)):
+            unknown = sorted(set(names) - set(self.class_names))
+            if unknown:
+                raise DataFormatError(
+                    f"{field_name} names {unknown}, which are not classes of this dataset "
+                    f"({', '.join(self.class_names)}); use the class names exactly"
+                )
         if need_video:
             missing = [r.id for r in records if r.video is None]
             if missing:

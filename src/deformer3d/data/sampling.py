@@ -253,6 +253,16 @@ def pad_chain(plan: FramePlan, need: int) -> FramePlan:
     return plan
 
 
+def back_and_forth(total: int, offset: int) -> np.ndarray:
+    """``(total,)`` source frame per frame of the video played forwards and back in a loop (0, 1, ..., T-1, T-2,
+    ..., 1, 0, 1, ...) from position ``offset`` of that loop: the same length, without jumps, starting elsewhere in
+    the motion. For a repetition (down and up again) it is a window of a set of them that starts mid-repetition."""
+    if total <= 2:
+        return np.arange(total, dtype=np.int64)
+    loop = np.r_[np.arange(total), np.arange(total - 2, 0, -1)]
+    return np.take(loop, np.arange(offset, offset + total), mode="wrap").astype(np.int64)
+
+
 def thin_evenly(length: int, n: int) -> np.ndarray:
     """``n`` indices spread evenly over ``length`` (first and last included; distinct when length >= n)."""
     if n == 1:
