@@ -181,7 +181,8 @@ def predict_dev(model: Path) -> list[dict]:
 def window_agreement(predictor, clip: Path) -> dict:
     """The clip as ``deformer3d predict --timeline`` sees it: the share of its windows (where someone is seen) whose
     top-1 is the clip's action, and the timeline's segment labels. A whole-clip label averages every window; this
-    says how often a single window is right, which is what a timeline of an untrimmed video shows."""
+    says how often a single window is right, which is what a timeline of an untrimmed video shows. The poses are
+    estimated again: the timeline's windows (every stride) are not the frames the predictor's windows sample."""
     import numpy as np
 
     from deformer3d.serve.timeline import run_timeline
@@ -273,9 +274,7 @@ def shift_phase(pose, phase: float):
 
     if not phase:
         return pose
-    t = pose.shape[-3]
-    order = back_and_forth(t, int(round(phase * max(2 * t - 2, 1))))
-    return pose[..., order, :, :]
+    return pose[..., back_and_forth(pose.shape[-3], phase), :, :]
 
 
 def rotate_pose(pose, degrees: float):

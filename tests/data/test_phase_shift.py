@@ -12,19 +12,20 @@ from deformer3d.data.sampling import back_and_forth
 @pytest.mark.parametrize("total", [3, 5, 16])
 def test_back_and_forth_is_the_loop_without_jumps_from_any_point(total):
     loop = np.r_[np.arange(total), np.arange(total - 2, 0, -1)]
-    np.testing.assert_array_equal(back_and_forth(total, 0), np.arange(total))
+    np.testing.assert_array_equal(back_and_forth(total, 0.0), np.arange(total))
     for offset in range(len(loop)):
-        order = back_and_forth(total, offset)
+        order = back_and_forth(total, offset / len(loop))
         assert len(order) == total and order[0] == loop[offset]
         assert (np.abs(np.diff(order)) == 1).all()  # every step is to a neighbouring frame
         assert order.min() >= 0 and order.max() < total
     # halfway round the loop the clip plays backwards
-    np.testing.assert_array_equal(back_and_forth(total, total - 1), np.arange(total)[::-1])
+    np.testing.assert_array_equal(back_and_forth(total, 0.5), np.arange(total)[::-1])
+    np.testing.assert_array_equal(back_and_forth(total, 0.999), back_and_forth(total, 0.0))  # round the loop
 
 
 def test_two_frames_or_fewer_stay_as_they_are():
-    np.testing.assert_array_equal(back_and_forth(2, 1), [0, 1])
-    np.testing.assert_array_equal(back_and_forth(1, 0), [0])
+    np.testing.assert_array_equal(back_and_forth(2, 0.5), [0, 1])
+    np.testing.assert_array_equal(back_and_forth(1, 0.5), [0])
 
 
 def _clock_dataset(phase_shift: float, repeated: list[str]):

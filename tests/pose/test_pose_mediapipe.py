@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -14,15 +13,13 @@ from PIL import Image
 
 from deformer3d.errors import ModelInputError, UserError
 from deformer3d.pose import build_pose_estimator
+from native_log import NATIVE_LOG
 
 pytest.importorskip("mediapipe")
 
 # Human3.6M joint -> COCO-17 joint for the joints both define at the same anatomical point (H36M's pelvis,
 # spine, thorax, neck and head have no COCO counterpart; COCO's face points none in H36M).
 H36M_TO_COCO = {1: 11, 2: 13, 3: 15, 4: 12, 5: 14, 6: 16, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8, 16: 10}
-# glog / absl lines (``W0000 00:00:... file.cc:123] ...``) and TF Lite's INFO lines
-NATIVE_LOG = re.compile(r"^[IWEF]\d{4} |TensorFlow Lite|XNNPACK|absl::InitializeLog|inference_feedback|\.cc:\d+\]",
-                        re.MULTILINE)
 
 
 @pytest.fixture(scope="module")

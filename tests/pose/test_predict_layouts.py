@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from native_log import NATIVE_LOG
+
 pytestmark = pytest.mark.realdata
 pytest.importorskip("mediapipe")
 
-# glog / absl lines (``W0000 00:00:... file.cc:123] ...``) and TF Lite's INFO lines
-NATIVE_LOG = re.compile(r"^[IWEF]\d{4} |TensorFlow Lite|XNNPACK|absl::InitializeLog|inference_feedback|\.cc:\d+\]",
-                        re.MULTILINE)
 DEFORMER3D = str(Path(sys.executable).with_name("deformer3d"))
 
 

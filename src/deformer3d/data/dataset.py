@@ -137,7 +137,7 @@ def build_views(
     (callers pair skeleton and video with ``pose_checks.match_frames``; pose-only sources: T_k = ``total``)."""
     phase = None  # (total,) the source frame of each frame of the clip when it starts mid-repetition
     if spec.train and label in cfg.repeated_classes and cfg.phase_shift > 0 and rng.random() < cfg.phase_shift:
-        phase = back_and_forth(total, int(rng.integers(0, max(2 * total - 2, 1))))
+        phase = back_and_forth(total, rng.random())
     start, span = 0, total
     if spec.train and tuple(cfg.temporal_crop) != (1.0, 1.0):
         start, span = temporal_crop(total, tuple(cfg.temporal_crop), rng)

@@ -253,13 +253,15 @@ def pad_chain(plan: FramePlan, need: int) -> FramePlan:
     return plan
 
 
-def back_and_forth(total: int, offset: int) -> np.ndarray:
+def back_and_forth(total: int, phase: float) -> np.ndarray:
     """``(total,)`` source frame per frame of the video played forwards and back in a loop (0, 1, ..., T-1, T-2,
-    ..., 1, 0, 1, ...) from position ``offset`` of that loop: the same length, without jumps, starting elsewhere in
-    the motion. For a repetition (down and up again) it is a window of a set of them that starts mid-repetition."""
+    ..., 1, 0, 1, ...) from ``phase`` (a fraction in [0, 1)) of the way round that loop: the same length, without
+    jumps, starting elsewhere in the motion (0 = as it is, 0.5 = backwards). For a repetition (down and up again) it
+    is a window of a set of them that starts mid-repetition."""
     if total <= 2:
         return np.arange(total, dtype=np.int64)
     loop = np.r_[np.arange(total), np.arange(total - 2, 0, -1)]
+    offset = int(round(phase * len(loop))) % len(loop)
     return np.take(loop, np.arange(offset, offset + total), mode="wrap").astype(np.int64)
 
 
