@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from deformer3d.serve.segments import NO_PERSON, moving_average, to_segments, window_slices
+from deformer3d.serve.segments import (
+    NO_PERSON,
+    most_probable_path,
+    moving_average,
+    to_segments,
+    window_slices,
+)
 
 LABELS = ["squat", "pushup", "situp"]
 
@@ -83,3 +89,33 @@ def test_windows_without_a_person_become_their_own_segment_or_merge_when_short()
     every = np.ones(len(classes), bool)
     assert to_segments(starts, ends, _onehot(classes), LABELS, 2.0, 1, seen=every) == to_segments(
         starts, ends, _onehot(classes), LABELS, 2.0, 1)
+
+
+def test_switch_penalty_keeps_an_action_through_windows_that_flip_between_look_alikes():
+    # squat, then four windows whose top class flips between two others (each only just above squat), then squat
+    probs = _onehot([0] * 8 + [0] * 4 + [0] * 8)
+    probs[8:12] = [[0.3, 0.4, 0.3], [0.3, 0.3, 0.4], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]]
+    starts, ends = _windows(len(probs))
+    flips = to_segments(starts, ends, probs, LABELS, min_duration=0.0, smooth=1)
+    assert len(flips) == 6  # each window's own top class
+    segs = to_segments(starts, ends, probs, LABELS, min_duration=0.0, smooth=1, switch_penalty=2.0)
+    assert [s.label for s in segs] == ["squat"]
+
+
+def test_switch_penalty_finds_a_real_change_where_the_evidence_turns():
+    classes = [0] * 10 + [1] * 8 + [2] * 12
+    starts, ends = _windows(len(classes))
+    plain = to_segments(starts, ends, _onehot(classes), LABELS, min_duration=0.0, smooth=1)
+    for penalty in (1.0, 6.0):
+        assert to_segments(starts, ends, _onehot(classes), LABELS, min_duration=0.0, smooth=1,
+                           switch_penalty=penalty) == plain
+    # but a change backed by less evidence than the penalty (two windows at 4:1) is not made
+    assert [s.label for s in to_segments(starts, ends, _onehot([0] * 10 + [1] * 2 + [0] * 10), LABELS,
+                                         smooth=1, switch_penalty=6.0)] == ["squat"]
+
+
+def test_most_probable_path_is_the_argmax_without_penalty_and_constant_with_a_huge_one():
+    probs = np.random.default_rng(1).dirichlet(np.ones(4), size=30)
+    np.testing.assert_array_equal(most_probable_path(probs, 0.0), probs.argmax(1))
+    path = most_probable_path(probs, 1e6)
+    assert (path == path[0]).all() and path[0] == np.log(probs).sum(0).argmax()

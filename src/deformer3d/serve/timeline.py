@@ -40,7 +40,7 @@ from deformer3d.data.dataset import ClipSpec, build_views, load_clip
 from deformer3d.data.skeleton import clean_keypoints, get_layout, select_persons
 from deformer3d.errors import UserError
 from deformer3d.serve.frames import FrameSampler
-from deformer3d.serve.segments import Segment, to_segments
+from deformer3d.serve.segments import SWITCH_PENALTY, Segment, to_segments
 from deformer3d.serve.windows import person_seen
 
 # A trimmed training clip of the datasets we ship for (Penn Action: median 56 frames ~ 1.9 s) when the model's
@@ -247,12 +247,14 @@ class Entry:
 def run_timeline(
     predictor, source: str | Path | bytes, *, window_s: float | None = None, stride_s: float | None = None,
     persons: int = 1, top_k: int = 5, min_segment_s: float | None = None, smooth: int = 3,
-    progress: bool | Callable[[float, float], None] = True, name: str | None = None,
+    switch_penalty: float = SWITCH_PENALTY, progress: bool | Callable[[float, float], None] = True, name: str | None = None,
 ) -> Timeline:
     """Slide windows over ``source`` (path, URL or bytes) in one streaming pass; see the module docstring.
 
     ``persons``: 1 = the main person (single-person pose on whole frames); N > 1 = detect and track up to N people.
-    ``min_segment_s``: shorter segments merge into a neighbour (default: the window). ``progress``: a rich bar on
+    ``min_segment_s``: shorter segments merge into a neighbour (default: the window). ``switch_penalty``: the cost
+    of a change of class in nats (:func:`~deformer3d.serve.segments.to_segments`; 0 = each window's top class).
+    ``progress``: a rich bar on
     stderr (True), none (False), or a callback ``(done_s, total_s)``.
     """
     if top_k < 1:
@@ -346,7 +348,8 @@ def run_timeline(
     segments = []
     for track, tw in results.items():
         segments += to_segments(np.array(tw.starts), np.array(tw.ends), np.stack(tw.probs), predictor.labels,
-                                min_duration=min_seg, smooth=smooth, track=track, seen=np.array(tw.seen))
+                                min_duration=min_seg, smooth=smooth, track=track, seen=np.array(tw.seen),
+                                switch_penalty=switch_penalty)
     return Timeline(video_name, predictor.model_name, list(predictor.labels), plan, max(seen, 0.0), fps, results,
                     segments, timings, top_k)
 
