@@ -104,13 +104,16 @@ def test_explicit_attention_equals_sdpa_with_weights():
     assert torch.allclose(weights.sum(dim=-1), torch.ones(5))
 
 
-@pytest.mark.parametrize(("length", "window"), [(13, 7), (16, 8), (17, 8), (10, 3), (5, 9)])
-def test_window_slices_match_the_index_gather_and_its_average(length, window):
+@pytest.mark.parametrize(
+    ("length", "window", "stride"),
+    [(13, 7, None), (16, 8, None), (17, 8, None), (10, 3, None), (5, 9, None), (12, 4, 1), (12, 4, 3), (12, 4, 4)],
+)
+def test_window_slices_match_the_index_gather_and_its_average(length, window, stride):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, length, 3, 4, generator=g, dtype=torch.float64)
     w = min(window, length)
-    starts = window_starts(length, w)
-    index = window_index(length, w)
+    starts = window_starts(length, w, stride)
+    index = window_index(length, w, stride)
     windows = window_slices(x, starts, w)
     assert torch.equal(windows, x[:, index])
     values = torch.randn(windows.shape, generator=g, dtype=torch.float64)

@@ -218,26 +218,44 @@ def average_windows(values: Tensor, index: Tensor, length: int, counts: Tensor |
 
 
 def window_slices(x: Tensor, starts: list[int], window: int) -> Tensor:
-    """``x (B, L, ...)`` -> ``(B, n, window, ...)``: the windows starting at ``starts``, by slicing (its backward
-    adds slices; an index gather's backward is a serial ``index_put`` with accumulation on CPU)."""
+    """``x (B, L, ...)`` -> ``(B, n, window, ...)``: the windows starting at ``starts``, by unfolding or slicing
+    (their backward adds slices; an index gather's backward is a serial ``index_put`` with accumulation on CPU)."""
     if len(starts) == 1 and window == x.shape[1]:
         return x.unsqueeze(1)
+    step = starts[1] - starts[0]
+    if starts == list(range(0, x.shape[1] - window + 1, step)):
+        # evenly spaced windows are a strided view: no copy here, and the backward is one unfold_backward
+        return x.unfold(1, window, step).movedim(-1, 2)
     return torch.stack([x[:, s : s + window] for s in starts], dim=1)
 
 
 def average_window_slices(values: Tensor, starts: list[int], length: int) -> Tensor:
     """The inverse of :func:`window_slices`, averaging items that fall in several windows: ``values (B, n, w,
-    ...)`` -> ``(B, length, ...)``. Zero-padded windows summed, then divided by the (constant) windows per item:
-    no index tensors, so traced graphs (torch.export, ONNX) hold only pads and adds."""
+    ...)`` -> ``(B, length, ...)``.
+
+    ``[0, length)`` is cut at every window edge, so each piece lies in the same windows throughout: its mean is
+    the sum of those windows' chunks divided by their number, and the pieces are concatenated. Only overlaps are
+    added (zero-padding each window to ``length`` and summing moved ``n`` full-length tensors), the windows are
+    split rather than indexed (the backward is a cat and a stack, not a zero-filled tensor per slice), and
+    traced graphs (torch.export, ONNX) hold only splits, adds and one concat.
+    """
     n, w = values.shape[1:3]
     if n == 1 and w == length:
         return values[:, 0]
-    tail = (0, 0) * (values.ndim - 3)
-    total = F.pad(values[:, 0], tail + (starts[0], length - starts[0] - w))
-    for i in range(1, n):
-        total = total + F.pad(values[:, i], tail + (starts[i], length - starts[i] - w))
-    counts = [sum(s <= item < s + w for s in starts) for item in range(length)]
-    return total / values.new_tensor(counts).reshape((length,) + (1,) * (values.ndim - 3))
+    edges = sorted({0, length, *starts, *(s + w for s in starts)})
+    chunks = {}  # (window, piece start) -> that window's part of the piece
+    for i, window in enumerate(values.unbind(1)):
+        cuts = [e for e in edges if starts[i] <= e <= starts[i] + w]
+        parts = window.split([hi - lo for lo, hi in zip(cuts[:-1], cuts[1:], strict=False)], dim=1)
+        chunks.update({(i, lo): part for lo, part in zip(cuts[:-1], parts, strict=True)})
+    pieces = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=False):
+        covering = [chunks[i, lo] for i, s in enumerate(starts) if s <= lo and hi <= s + w]
+        total = covering[0]
+        for part in covering[1:]:
+            total = total + part
+        pieces.append(total / len(covering) if len(covering) > 1 else total)
+    return torch.cat(pieces, dim=1)
 
 
 class WindowedAttention(nn.Module):
