@@ -114,16 +114,9 @@ def measure_point(
     module: nn.Module, inputs: dict[str, torch.Tensor], budget_s: float, min_repeats: int = 3
 ) -> dict[str, Any]:
     """FLOPs (attention core and total), time and peak memory of one forward of ``module(**inputs)``."""
-    from deformer3d.models import attention as attention_code
     from deformer3d.models.flops import count_flops_by_op
 
-    # small windows run as two batched matmuls on CPU (the same products): count them through SDPA so that the
-    # attention core is the one op the exponent is fitted on
-    saved, attention_code.EXPLICIT_MAX_KEYS = attention_code.EXPLICIT_MAX_KEYS, 0
-    try:
-        by_op = count_flops_by_op(module, **inputs)
-    finally:
-        attention_code.EXPLICIT_MAX_KEYS = saved
+    by_op = count_flops_by_op(module, **inputs)
     attn = sum(n for op, n in by_op.items() if "attention" in op)
 
     def fwd():

@@ -11,9 +11,9 @@ from deformer3d.models.attention import (
     DeformableAttention3D,
     MultiHeadAttention,
     WindowedAttention,
-    average_windows,
+    average_window_slices,
     reference_points,
-    window_index,
+    window_slices,
     window_starts,
 )
 
@@ -22,10 +22,8 @@ from deformer3d.models.attention import (
 @pytest.mark.parametrize("window", [1, 2, 3, 4, 5, 8, 16])
 def test_windows_cover_every_item_with_half_window_stride(length, window):
     starts = window_starts(length, window)
-    index = window_index(length, window)
-    covered = set(index.flatten().tolist())
+    covered = {s + j for s in starts for j in range(min(window, length))}
     assert covered == set(range(length)), "every joint / frame must fall in at least one window"
-    assert index.shape[1] == min(window, length)
     assert starts[0] == 0 and starts[-1] + min(window, length) == length  # the last items are covered
     stride = max(1, window // 2)
     # all steps are the stride except possibly the last, shifted back to end at `length`
@@ -34,18 +32,26 @@ def test_windows_cover_every_item_with_half_window_stride(length, window):
     assert all(0 < s <= stride for s in steps)
 
 
-def test_average_windows_averages_overlaps():
+def test_average_window_slices_averages_overlaps():
     length, window = 17, 8
-    index = window_index(length, window)  # windows start at 0, 4, 8, 9
-    num_windows = index.shape[0]
+    starts = window_starts(length, window)  # 0, 4, 8, 9
+    assert starts == [0, 4, 8, 9]
     # window n outputs the value n for every item: an item's result must be the mean of its windows' ids
-    values = torch.arange(num_windows, dtype=torch.float64)[None, :, None, None].expand(
-        2, num_windows, window, 3
-    )
-    out = average_windows(values, index, length)
+    values = torch.arange(len(starts), dtype=torch.float64)[None, :, None, None].expand(2, len(starts), window, 3)
+    out = average_window_slices(values, starts, length)
+    assert out.shape == (2, length, 3)
     for item in range(length):
-        ids = [n for n in range(num_windows) if item in index[n].tolist()]
+        ids = [n for n, s in enumerate(starts) if s <= item < s + window]
         assert torch.allclose(out[:, item], torch.tensor(sum(ids) / len(ids), dtype=torch.float64))
+
+
+def test_window_slices_unfold_or_slice_to_the_same_windows():
+    x = torch.arange(2 * 12 * 3, dtype=torch.float64).reshape(2, 12, 3)
+    for starts in ([0, 2, 4, 6, 8], [0, 4, 8], [0, 3, 6, 8]):  # evenly spaced (a view) and a shifted last one
+        windows = window_slices(x, starts, 4)
+        assert windows.shape == (2, len(starts), 4, 3)
+        for n, s in enumerate(starts):
+            assert torch.equal(windows[:, n], x[:, s : s + 4])
 
 
 def test_windowed_attention_equals_per_window_attention_averaged():

@@ -1,19 +1,15 @@
 """Attention modules of the Deformer3D block.
 
-- :class:`MultiHeadAttention` (pre-LN; ``F.scaled_dot_product_attention``, or :func:`explicit_attention` where
-  that is faster: short windows, narrow heads, CPU) and :class:`FeedForward`;
+- :class:`MultiHeadAttention` (pre-LN, ``F.scaled_dot_product_attention``) and :class:`FeedForward`;
 - :class:`DeformableAttention3D` -- step (a): the 3D token search over RGB tokens;
 - :class:`WindowedAttention` -- self-attention in overlapping windows along one axis, averaged where windows
   overlap; :class:`JointStrideAttention` (step b) and :class:`TemporalStrideAttention` (step d) are its two uses;
-- the window helpers :func:`window_starts`, :func:`window_slices` / :func:`average_window_slices` (what the model
-  uses) and the index-tensor forms :func:`window_index`, :func:`window_layout`, :func:`average_windows`.
+- the window helpers :func:`window_starts`, :func:`window_slices` and :func:`average_window_slices`.
 
 Shapes: ``B`` batch, ``T`` frames, ``h x w`` RGB token grid, ``R`` pose tokens per frame, ``d`` width.
 """
 
 from __future__ import annotations
-
-import functools
 
 import torch
 import torch.nn.functional as F
@@ -95,9 +91,6 @@ class MultiHeadAttention(nn.Module):
         and, with ``need_weights``, the ``(B, M)`` attention mass per key."""
         q, k, v = (rearrange(t, "b n (h e) -> b h n e", h=self.heads) for t in (q, k, v))
         dropout = self.attn_dropout if self.training else 0.0
-        if explicit_attention_pays(q.shape[2], k.shape[2], q.shape[3], q.device):
-            out, weights = explicit_attention(q, k, v, dropout, need_weights)
-            return rearrange(out, "b h n e -> b n (h e)"), weights
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
         weights = None
         if need_weights:
@@ -110,33 +103,6 @@ class MultiHeadAttention(nn.Module):
                 weights += attn.sum(dim=(1, 2))
             weights /= q.shape[1] * q.shape[2]
         return rearrange(out, "b h n e -> b n (h e)"), weights
-
-
-# SDPA's CPU flash kernel works in query/key blocks sized for long sequences; for short windows with narrow heads
-# (the skeleton model: ~144 tokens, head dim 24) softmax(Q K^T) V as two batched matmuls is faster, forward and
-# backward (benchmarks: skeleton_speed suite). Above these sizes the materialised (N, M) matrix costs more memory
-# traffic than the fused kernel saves, and CUDA's fused kernels always win.
-EXPLICIT_MAX_KEYS = 0  # off: not yet measured faster than SDPA here (benchmarks --suite skeleton_speed); 256 switches it on
-EXPLICIT_MAX_HEAD_DIM = 32
-
-
-def explicit_attention_pays(queries: int, keys: int, head_dim: int, device: torch.device | None = None) -> bool:
-    """Whether :func:`explicit_attention` beats SDPA for ``queries x keys`` tokens of ``head_dim`` on CPU."""
-    if device is not None and device.type != "cpu":
-        return False
-    return keys <= EXPLICIT_MAX_KEYS and queries <= EXPLICIT_MAX_KEYS and head_dim <= EXPLICIT_MAX_HEAD_DIM
-
-
-def explicit_attention(
-    q: Tensor, k: Tensor, v: Tensor, dropout: float = 0.0, need_weights: bool = False
-) -> tuple[Tensor, Tensor | None]:
-    """``softmax(q k^T / sqrt(e)) v`` for ``q (B, h, N, e)``, ``k, v (B, h, M, e)`` -> ``(B, h, N, e)`` and, with
-    ``need_weights``, the ``(B, M)`` attention mass per key averaged over heads and queries (before dropout)."""
-    attn = torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2), dim=-1)  # (B, h, N, M)
-    weights = attn.mean(dim=(1, 2)) if need_weights else None
-    if dropout:
-        attn = F.dropout(attn, dropout)
-    return attn @ v, weights
 
 
 # ----------------------------------------------------------------------------------------------- windows
@@ -155,66 +121,6 @@ def window_starts(length: int, window: int, stride: int | None = None) -> list[i
     if starts[-1] + window < length:
         starts.append(length - window)
     return starts
-
-
-def window_index(length: int, window: int, stride: int | None = None, device=None) -> Tensor:
-    """``(num_windows, min(window, length))`` long tensor of the items of each window."""
-    window = min(window, length)
-    starts = torch.tensor(window_starts(length, window, stride), device=device)
-    return starts[:, None] + torch.arange(window, device=device)[None, :]
-
-
-def window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
-    """``(index, counts)``: :func:`window_index` and the ``(length,)`` number of windows holding each item
-    (float32), cached so a forward pass builds no index tensors. Callers must not modify them in place.
-
-    Both are computed in Python from the static sizes, so traced graphs (torch.export, ONNX) hold them as
-    constants; while exporting they are built fresh (a tensor made under the tracer must not enter the cache)."""
-    if torch.compiler.is_exporting() or torch.jit.is_tracing():
-        return _window_layout(length, window, stride, device)
-    return _cached_window_layout(length, window, stride, device)
-
-
-def _window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
-    window = min(window, length)
-    starts = window_starts(length, window, stride)
-    counts = [sum(s <= i < s + window for s in starts) for i in range(length)]
-    if min(counts) == 0:
-        raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
-    index = torch.tensor([[s + j for j in range(window)] for s in starts], dtype=torch.long, device=device)
-    return index, torch.tensor(counts, dtype=torch.float32, device=device)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_window_layout(length: int, window: int, stride: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
-    # never cache inference tensors: a layout first built under inference_mode (e.g. a sanity-check validation
-    # step) must still be usable when training
-    with torch.inference_mode(False):
-        return _window_layout(length, window, stride, device)
-
-
-def average_windows(values: Tensor, index: Tensor, length: int, counts: Tensor | None = None) -> Tensor:
-    """Scatter window outputs back to their items, averaging items that fall in several windows.
-
-    Args:
-        values: ``(B, num_windows, window, ...)`` one output per window item.
-        index: ``(num_windows, window)`` item of each window position (from :func:`window_index`).
-        length: number of items.
-        counts: ``(length,)`` windows per item (from :func:`window_layout`); computed from ``index`` if None.
-
-    Returns:
-        ``(B, length, ...)``.
-    """
-    flat_index = index.reshape(-1)
-    flat = values.flatten(1, 2)  # (B, num_windows * window, ...)
-    out = values.new_zeros((values.shape[0], length) + tuple(values.shape[3:]))
-    out.index_add_(1, flat_index, flat)
-    if counts is None:
-        counts = torch.bincount(flat_index, minlength=length)
-        if bool((counts == 0).any()):
-            raise RuntimeError("window layout leaves items uncovered")  # impossible with window_starts
-    counts = counts.to(values.dtype)
-    return out / counts.reshape((1, length) + (1,) * (values.ndim - 3))
 
 
 def window_slices(x: Tensor, starts: list[int], window: int) -> Tensor:
