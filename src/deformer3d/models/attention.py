@@ -128,8 +128,8 @@ def window_slices(x: Tensor, starts: list[int], window: int) -> Tensor:
     (their backward adds slices; an index gather's backward is a serial ``index_put`` with accumulation on CPU)."""
     if len(starts) == 1 and window == x.shape[1]:
         return x.unsqueeze(1)
-    step = starts[1] - starts[0]
-    if starts == list(range(0, x.shape[1] - window + 1, step)):
+    step = starts[1] - starts[0] if len(starts) > 1 else 1
+    if step > 0 and starts == list(range(0, x.shape[1] - window + 1, step)):
         # evenly spaced windows are a strided view: no copy here, and the backward is one unfold_backward
         return x.unfold(1, window, step).movedim(-1, 2)
     return torch.stack([x[:, s : s + window] for s in starts], dim=1)
